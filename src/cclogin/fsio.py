@@ -1,0 +1,194 @@
+"""The one way cclogin writes, reads and locks its files.
+
+Writes: temp file in the same folder (O_EXCL|O_NOFOLLOW, 0600), fsync, os.replace,
+fsync the folder, so a reader sees the old file or the new one, never half of one.
+Reads: refuse symlinks, files owned by someone else, and group/world-readable files.
+Locks: flock (LockFileEx on Windows) on a lock file that is never deleted, so a lock
+cannot go stale when a holder is killed: the kernel drops it with the process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+import stat
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from .errors import CcloginError, UnsafeFile
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_BINARY = getattr(os, "O_BINARY", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+POSIX = os.name == "posix"
+
+
+class DiskFull(CcloginError):
+    default_hint = "free some disk space and try again; nothing was changed"
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Create `path` (and parents) with mode 0700; tighten our own leaf if it is looser."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if POSIX:
+        st = os.lstat(path)
+        if stat.S_ISLNK(st.st_mode):
+            raise UnsafeFile(f"{path} is a symlink; refusing to use it")
+        if st.st_uid != os.getuid():
+            raise UnsafeFile(f"{path} belongs to another user; refusing to use it")
+        if stat.S_IMODE(st.st_mode) & 0o077:
+            os.chmod(path, 0o700)
+
+
+def _fsync_dir(path: Path) -> None:
+    if not POSIX:
+        return
+    fd = os.open(path, os.O_RDONLY | _CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Replace `path` with `data` atomically and durably; no partial file on failure."""
+    ensure_private_dir(path.parent)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _BINARY | _CLOEXEC
+    try:
+        fd = os.open(tmp, flags, mode)
+    except OSError as exc:
+        raise _write_error(path, exc) from None
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if POSIX:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise _write_error(path, exc) from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _write_error(path: Path, exc: OSError) -> CcloginError:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFull(f"no space left to write {path}")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return CcloginError(
+            f"cannot write {path}: permission denied",
+            "check that the folder is writable by you",
+        )
+    return CcloginError(f"cannot write {path}: {exc.strerror or exc}")
+
+
+def check_private(path: Path, st: os.stat_result) -> None:
+    """Refuse a file that is not ours alone (POSIX only; Windows uses ACLs)."""
+    if not POSIX:
+        return
+    if stat.S_ISLNK(st.st_mode):
+        raise UnsafeFile(f"{path} is a symlink; refusing to follow it")
+    if not stat.S_ISREG(st.st_mode):
+        raise UnsafeFile(f"{path} is not a regular file")
+    if st.st_uid != os.getuid():
+        raise UnsafeFile(f"{path} belongs to another user (uid {st.st_uid})")
+    if stat.S_IMODE(st.st_mode) & 0o077:
+        raise UnsafeFile(
+            f"{path} is readable or writable by other users "
+            f"(mode {stat.S_IMODE(st.st_mode):03o})",
+            f"run `chmod 600 {path}`",
+        )
+
+
+def read_private(path: Path, max_size: int = 1 << 20) -> bytes | None:
+    """Read a file that must be private to us; None when it does not exist."""
+    try:
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _BINARY | _CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnsafeFile(f"{path} is a symlink; refusing to follow it") from None
+        raise CcloginError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        st = os.fstat(fd)
+        check_private(path, st)
+        if st.st_size > max_size:
+            raise CcloginError(
+                f"{path} is {st.st_size} bytes, more than the {max_size} allowed",
+                "this is not a file cclogin wrote; move it aside",
+            )
+        chunks = []
+        remaining = max_size + 1
+        while remaining > 0:
+            chunk = os.read(fd, min(remaining, 1 << 16))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        data = b"".join(chunks)
+        if len(data) > max_size:
+            raise CcloginError(f"{path} grew past {max_size} bytes while being read")
+        return data
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive cross-process lock named by `path` (created, never deleted)."""
+    ensure_private_dir(path.parent)
+    flags = os.O_RDWR | os.O_CREAT | _NOFOLLOW | _CLOEXEC
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnsafeFile(f"lock file {path} is a symlink; refusing it") from None
+        raise CcloginError(f"cannot open lock file {path}: {exc.strerror}") from None
+    try:
+        _lock(fd)
+        try:
+            yield
+        finally:
+            _unlock(fd)
+    finally:
+        os.close(fd)
+
+
+if sys.platform == "win32":  # pragma: no cover - exercised by the Windows CI job
+    import msvcrt
+
+    def _lock(fd: int) -> None:
+        while True:
+            try:
+                msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
+                return
+            except OSError as exc:
+                if exc.errno != errno.EDEADLK:  # LK_LOCK gives up after ~10 s; retry
+                    raise
+
+    def _unlock(fd: int) -> None:
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def _lock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+
+    def _unlock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
