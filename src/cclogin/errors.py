@@ -63,9 +63,7 @@ class ProfileExists(CcloginError):
 
 
 class MetadataCorrupt(CcloginError):
-    default_hint = (
-        "move the metadata file aside and log in again; stored secrets are untouched"
-    )
+    default_hint = "move the metadata file aside and log in again; stored secrets are untouched"
 
 
 class UnsafeFile(CcloginError):

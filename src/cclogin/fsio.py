@@ -107,8 +107,7 @@ def check_private(path: Path, st: os.stat_result) -> None:
         raise UnsafeFile(f"{path} belongs to another user (uid {st.st_uid})")
     if stat.S_IMODE(st.st_mode) & 0o077:
         raise UnsafeFile(
-            f"{path} is readable or writable by other users "
-            f"(mode {stat.S_IMODE(st.st_mode):03o})",
+            f"{path} is readable or writable by other users (mode {stat.S_IMODE(st.st_mode):03o})",
             f"run `chmod 600 {path}`",
         )
 

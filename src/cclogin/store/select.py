@@ -61,9 +61,7 @@ def known_backends() -> list[str]:
     return [*platform_backend_names(), ENCRYPTED_FILE]
 
 
-def open_backend(
-    name: str, paths: Paths, environ: Mapping[str, str] | None = None
-) -> SecretStore:
+def open_backend(name: str, paths: Paths, environ: Mapping[str, str] | None = None) -> SecretStore:
     """The named backend, without probing it (calls will report their own errors)."""
     env = os.environ if environ is None else environ
     if name == ENCRYPTED_FILE:
@@ -152,10 +150,7 @@ def _fallback(paths: Paths, env: Mapping[str, str], why: str) -> Selection:
             f"no OS keychain works here ({why}) and no passphrase is configured "
             "for the encrypted-file fallback; cclogin never stores secrets in plaintext",
         )
-    notice = (
-        f"no OS keychain available ({why}); using the encrypted file "
-        f"{paths.encrypted_store}"
-    )
+    notice = f"no OS keychain available ({why}); using the encrypted file {paths.encrypted_store}"
     return Selection(EncryptedFileStore(paths.encrypted_store, source), "fallback", notice)
 
 
@@ -168,8 +163,13 @@ def survey(paths: Paths, environ: Mapping[str, str] | None = None) -> list[Store
             store = open_backend(name, paths, env)
         except CcloginError as exc:
             infos.append(
-                StoreInfo(name, "encrypted-file" if name == ENCRYPTED_FILE else "keychain",
-                          name, usable=False, reason=exc.message)
+                StoreInfo(
+                    name,
+                    "encrypted-file" if name == ENCRYPTED_FILE else "keychain",
+                    name,
+                    usable=False,
+                    reason=exc.message,
+                )
             )
             continue
         infos.append(_probe_info(store))

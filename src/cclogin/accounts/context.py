@@ -1,0 +1,66 @@
+"""What every use case needs: paths, the environment, how to reach stores, and I/O.
+
+Tests build one with a temporary `CCLOGIN_HOME`; the CLI builds one per process.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from ..model import Profile
+from ..paths import Paths, get_paths
+from ..store.base import SecretStore
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+@dataclass
+class AppContext:
+    paths: Paths
+    environ: Mapping[str, str]
+    backend_flag: str | None = None
+    interactive: bool = False
+    notify: Callable[[str], None] = _stderr  # human-facing notes, on stderr
+    _stores: dict[str, SecretStore] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_environment(cls, backend_flag: str | None = None) -> AppContext:
+        from ..store.select import is_interactive
+
+        return cls(
+            paths=get_paths(),
+            environ=os.environ,
+            backend_flag=backend_flag,
+            interactive=is_interactive(),
+        )
+
+    def profile_env(self) -> str | None:
+        return self.environ.get("CCLOGIN_PROFILE") or None
+
+    def store_named(self, name: str) -> SecretStore:
+        """A backend by name, opened once per process, never probed."""
+        store = self._stores.get(name)
+        if store is None:
+            from ..store.select import open_backend
+
+            store = open_backend(name, self.paths, self.environ)
+            self._stores[name] = store
+        return store
+
+    def store_for(self, profile: Profile) -> SecretStore:
+        return self.store_named(profile.backend)
+
+    def select_store(self) -> SecretStore:
+        """The store for a new credential: explicit choice, probe, or fallback."""
+        from ..store.select import select_store
+
+        selection = select_store(self.paths, self.environ, self.backend_flag)
+        if selection.notice:
+            self.notify(f"cclogin: notice: {selection.notice}")
+        self._stores.setdefault(selection.store.name, selection.store)
+        return selection.store

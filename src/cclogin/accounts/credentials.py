@@ -1,0 +1,93 @@
+"""Saving a credential into a profile, and reading it back."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from ..errors import ProfileExists, SecretNotFound
+from ..model import (
+    Credential,
+    Profile,
+    ProfileName,
+    dump_credential,
+    load_credential,
+    profile_name,
+    secret_key,
+)
+from ..store.base import SecretStore
+from .context import AppContext
+from .profiles import editing_metadata, read_metadata
+
+
+def save_credential(
+    ctx: AppContext,
+    name: str,
+    cred: Credential,
+    *,
+    force: bool = False,
+    switch: bool = True,
+    confirm_replace: Callable[[Profile], bool] | None = None,
+    store: SecretStore | None = None,
+    account: str | None = None,
+    provider: str | None = None,
+    base_url: str | None = None,
+    expires_at: float | None = None,
+    source: str | None = None,
+    extra: dict[str, str] | None = None,
+) -> Profile:
+    """Store `cred` as profile `name` and record its metadata; verified before it counts.
+
+    An existing profile is replaced only with `force` or when `confirm_replace` agrees.
+    If the new secret lands in another backend, the old copy is deleted afterwards.
+    """
+    pname: ProfileName = profile_name(name)
+    existing = read_metadata(ctx.paths).profiles.get(pname)
+    if (
+        existing is not None
+        and not force
+        and (confirm_replace is None or not confirm_replace(existing))
+    ):
+        raise ProfileExists(f"profile {pname!r} exists already")
+    target = store or ctx.select_store()
+    blob = dump_credential(cred)
+    target.set(secret_key(pname), blob)  # verified by the store before it returns
+    if expires_at is None:
+        expires_at = getattr(cred, "expires_at", None)
+    profile = Profile(
+        name=pname,
+        kind=cred.kind,
+        backend=target.name,
+        storage_class=target.storage_class,
+        created_at=time.time(),
+        account=account,
+        provider=provider,
+        base_url=base_url,
+        expires_at=expires_at,
+        source=source,
+        extra=dict(extra or {}),
+    )
+    with editing_metadata(ctx.paths) as meta:
+        old = meta.profiles.get(pname)
+        meta.put(profile)
+        if switch or meta.active is None:
+            meta.active = pname
+    if old is not None and old.backend != target.name:
+        # The secret moved backends: no copy may stay behind in the old one.
+        ctx.store_named(old.backend).delete(secret_key(pname))
+    return profile
+
+
+def read_credential(ctx: AppContext, profile: Profile) -> Credential:
+    blob = ctx.store_for(profile).get(secret_key(profile.name))
+    if blob is None:
+        raise SecretNotFound(
+            f"profile {profile.name!r} has no secret in {profile.backend}",
+            f"log in again: `cclogin login --profile {profile.name}`",
+        )
+    return load_credential(blob)
+
+
+def write_credential(ctx: AppContext, profile: Profile, cred: Credential) -> None:
+    """Replace a profile's secret in place (refresh), in the backend it is pinned to."""
+    ctx.store_for(profile).set(secret_key(profile.name), dump_credential(cred))

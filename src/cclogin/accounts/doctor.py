@@ -1,0 +1,209 @@
+"""`doctor`: every check prints what it found and, for each problem, the fix."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+from ..errors import CcloginError
+from ..model import secret_key
+from ..store.select import survey
+from .context import AppContext
+from .profiles import read_metadata
+
+Level = Literal["ok", "info", "warn", "fail"]
+PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy")
+CREDENTIAL_FIELDS = ("claudeAiOauth", "primaryApiKey", "accessToken", "apiKey")
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    level: Level
+    message: str
+    fix: str | None = None
+
+
+def doctor(ctx: AppContext) -> list[Finding]:
+    findings: list[Finding] = []
+    for check in (_backends, _files, _profiles_and_orphans, _plaintext, _environment):
+        try:
+            findings += check(ctx)
+        except CcloginError as exc:
+            findings.append(Finding(check.__name__.strip("_"), "fail", exc.message, exc.hint))
+    return findings
+
+
+def _backends(ctx: AppContext) -> list[Finding]:
+    out: list[Finding] = []
+    for info in survey(ctx.paths, ctx.environ):
+        if info.usable:
+            out.append(
+                Finding("backend", "ok", f"{info.name}: round trip works ({info.description})")
+            )
+        else:
+            out.append(Finding("backend", "info", f"{info.name}: unusable: {info.reason}"))
+    if not any(f.level == "ok" for f in out):
+        out.append(
+            Finding(
+                "backend",
+                "fail",
+                "no backend can store secrets here",
+                "set CCLOGIN_PASSPHRASE_FILE for the encrypted file, or start a "
+                "Secret Service (gnome-keyring); in CI export ANTHROPIC_API_KEY",
+            )
+        )
+    return out
+
+
+def _files(ctx: AppContext) -> list[Finding]:
+    out: list[Finding] = []
+    paths = ctx.paths
+    for path in (paths.metadata_file, paths.encrypted_store, paths.keychain_index):
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            continue
+        mode = stat.S_IMODE(st.st_mode)
+        if stat.S_ISLNK(st.st_mode):
+            out.append(
+                Finding(
+                    "files", "fail", f"{path} is a symlink", "replace it with the file it points to"
+                )
+            )
+        elif os.name == "posix" and (mode & 0o077 or st.st_uid != os.getuid()):
+            out.append(
+                Finding(
+                    "files",
+                    "fail",
+                    f"{path} has mode {mode:03o} or another owner",
+                    f"run `chmod 600 {path}`",
+                )
+            )
+        else:
+            out.append(Finding("files", "ok", f"{path} is private ({mode:03o})"))
+    return out
+
+
+def _profiles_and_orphans(ctx: AppContext) -> list[Finding]:
+    meta = read_metadata(ctx.paths)
+    out: list[Finding] = []
+    by_backend: dict[str, set[str]] = {}
+    for p in meta.profiles.values():
+        by_backend.setdefault(p.backend, set()).add(secret_key(p.name))
+    for backend, expected in sorted(by_backend.items()):
+        try:
+            present = {k for k in ctx.store_named(backend).keys() if k.startswith("profile:")}
+        except CcloginError as exc:
+            out.append(Finding("orphans", "fail", f"{backend}: {exc.message}", exc.hint))
+            continue
+        for key in sorted(expected - present):
+            name = key.removeprefix("profile:")
+            out.append(
+                Finding(
+                    "orphans",
+                    "warn",
+                    f"profile {name!r} has no secret in {backend}",
+                    f"log in again (`cclogin login --profile {name}`) or "
+                    f"`cclogin logout --profile {name}`",
+                )
+            )
+        for key in sorted(present - expected):
+            out.append(
+                Finding(
+                    "orphans",
+                    "warn",
+                    f"{backend} holds {key} but no profile names it",
+                    "remove it with `cclogin logout --all`, or log in again under that name",
+                )
+            )
+    if not out:
+        out.append(
+            Finding("orphans", "ok", f"{len(meta.profiles)} profile(s), metadata and stores agree")
+        )
+    return out
+
+
+def _plaintext(ctx: AppContext) -> list[Finding]:
+    from ..migrate.locations import legacy_locations
+
+    out: list[Finding] = []
+    for path in legacy_locations(dict(ctx.environ)):
+        if not path.is_file():
+            continue
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8")[: 8 << 20])
+        except (OSError, ValueError, UnicodeDecodeError):
+            continue
+        if isinstance(doc, dict) and any(doc.get(k) for k in CREDENTIAL_FIELDS):
+            out.append(
+                Finding(
+                    "plaintext",
+                    "warn",
+                    f"plaintext credential in {path}",
+                    "move it into the keychain with `cclogin migrate`",
+                )
+            )
+    if not out:
+        out.append(Finding("plaintext", "ok", "no plaintext credential files found"))
+    return out
+
+
+def _environment(ctx: AppContext) -> list[Finding]:
+    env = ctx.environ
+    out: list[Finding] = []
+    if env.get("ANTHROPIC_API_KEY"):
+        out.append(
+            Finding(
+                "environment",
+                "info",
+                "ANTHROPIC_API_KEY is set and wins over every stored profile",
+                "unset it to use stored profiles",
+            )
+        )
+    if env.get("CCLOGIN_PASSPHRASE"):
+        out.append(
+            Finding(
+                "environment",
+                "warn",
+                "CCLOGIN_PASSPHRASE is set; environment variables leak to child processes",
+                "use CCLOGIN_PASSPHRASE_FILE (mode 600) or CCLOGIN_PASSPHRASE_COMMAND",
+            )
+        )
+    proxies = [
+        f"{k}={env[k] if k.lower() == 'no_proxy' else _safe_proxy(env[k])}"
+        for k in PROXY_VARS
+        if env.get(k)
+    ]
+    if proxies:
+        out.append(Finding("proxy", "info", "proxy settings: " + ", ".join(proxies)))
+    ca = env.get("SSL_CERT_FILE")
+    if ca and not os.path.isfile(ca):
+        out.append(
+            Finding(
+                "proxy",
+                "fail",
+                f"SSL_CERT_FILE={ca} does not exist",
+                "point SSL_CERT_FILE at your company's CA bundle",
+            )
+        )
+    return out
+
+
+def _safe_proxy(value: str) -> str:
+    """Proxy URLs can carry a password: show scheme and host only."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value if "://" in value else f"http://{value}")
+        host = parts.hostname or "?"
+        return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
+    except ValueError:
+        return "(unparseable)"
+
+
+def findings_json(findings: list[Finding]) -> list[dict[str, object]]:
+    return [asdict(f) for f in findings]

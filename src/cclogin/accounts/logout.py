@@ -1,0 +1,109 @@
+"""Logout: revoke (best effort), wipe every copy, then prove nothing is left."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+
+from ..errors import CcloginError, StoreError
+from ..model import OAuthTokens, Profile, secret_key
+from ..store.base import SecretStore
+from .context import AppContext
+from .copies import known_copies
+from .profiles import editing_metadata, read_metadata, resolve_name
+
+
+class LogoutIncomplete(StoreError):
+    default_hint = "unlock or reach the store and run `cclogin logout` again"
+
+
+@dataclass
+class LogoutReport:
+    removed: list[str] = field(default_factory=list)  # human lines: what went
+    revoked: list[str] = field(default_factory=list)  # profiles revoked at the server
+    not_revoked: list[str] = field(default_factory=list)
+    logged_out: list[str] = field(default_factory=list)  # profile names
+
+
+def logout(
+    ctx: AppContext, name: str | None, *, everything: bool = False, revoke: bool = True
+) -> LogoutReport:
+    meta = read_metadata(ctx.paths)
+    if everything:
+        targets = sorted(meta.profiles.values(), key=lambda p: p.name)
+    else:
+        targets = [meta.get(resolve_name(meta, name or ctx.profile_env()))]
+    report = LogoutReport()
+    failures: list[str] = []
+    for profile in targets:
+        try:
+            _logout_one(ctx, profile, revoke, report)
+        except CcloginError as exc:
+            failures.append(f"{profile.name} ({profile.backend}: {exc.message})")
+    if everything:
+        _wipe_orphans(ctx, {p.backend for p in targets}, report, failures)
+    if failures:
+        raise LogoutIncomplete("logout is incomplete; still stored: " + "; ".join(failures))
+    return report
+
+
+def _logout_one(ctx: AppContext, profile: Profile, revoke: bool, report: LogoutReport) -> None:
+    store = ctx.store_for(profile)
+    key = secret_key(profile.name)
+    if revoke and profile.kind == "oauth":
+        _revoke(ctx, profile, store, report)
+    if store.delete(key):
+        report.removed.append(f"secret of {profile.name!r} from {store.name}")
+    for path in known_copies(ctx, profile):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            report.removed.append(f"copy {path}")
+    _prove_gone(store, key)
+    with editing_metadata(ctx.paths) as meta:
+        meta.remove(profile.name)
+    report.removed.append(f"profile {profile.name!r} from {ctx.paths.metadata_file}")
+    report.logged_out.append(profile.name)
+
+
+def _revoke(ctx: AppContext, profile: Profile, store: SecretStore, report: LogoutReport) -> None:
+    from ..model import load_credential
+
+    blob = store.get(secret_key(profile.name))
+    if blob is None:
+        return
+    try:
+        cred = load_credential(blob)
+    except CcloginError:
+        report.not_revoked.append(profile.name)
+        return
+    if not isinstance(cred, OAuthTokens):
+        return
+    from .oauth_login import revoke_profile_tokens
+
+    if revoke_profile_tokens(ctx, profile, cred):
+        report.revoked.append(profile.name)
+    else:
+        report.not_revoked.append(profile.name)
+
+
+def _prove_gone(store: SecretStore, key: str) -> None:
+    if store.get(key) is not None or key in store.keys():
+        raise LogoutIncomplete(f"{key} is still readable from {store.name} after deletion")
+
+
+def _wipe_orphans(
+    ctx: AppContext, backends: set[str], report: LogoutReport, failures: list[str]
+) -> None:
+    """`--all` leaves no cclogin entry at all, even ones the metadata lost track of."""
+    for backend in sorted(backends):
+        try:
+            store = ctx.store_named(backend)
+            for key in store.keys():
+                if key.startswith("profile:"):
+                    store.delete(key)
+                    _prove_gone(store, key)
+                    report.removed.append(f"orphaned entry {key} from {backend}")
+        except CcloginError as exc:
+            failures.append(f"{backend}: {exc.message}")
+    with editing_metadata(ctx.paths) as meta:
+        meta.active = None

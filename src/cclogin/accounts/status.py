@@ -1,0 +1,119 @@
+"""`status`: what is stored and what would be used, from metadata; exit codes that mean one thing.
+
+Reads no secret for API keys and Claude tokens (on macOS every read can raise a
+prompt); probes the active profile's store so a locked keychain is reported as such.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import (
+    EXIT_NOT_LOGGED_IN,
+    EXIT_OK,
+    EXIT_RELOGIN,
+    EXIT_STORE_UNAVAILABLE,
+    CcloginError,
+    NeedsRelogin,
+    StoreError,
+)
+from ..model import Profile
+from .context import AppContext
+from .profiles import read_metadata, resolve_name
+from .token import ENV_OVERRIDE, env_override, usable_credential
+
+
+@dataclass
+class StatusReport:
+    exit_code: int
+    summary: str
+    active: str | None
+    env_override: bool
+    profiles: list[dict[str, Any]] = field(default_factory=list)
+    problem: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "exit_code": self.exit_code,
+            "summary": self.summary,
+            "active": self.active,
+            "env_override": ENV_OVERRIDE if self.env_override else None,
+            "profiles": self.profiles,
+            "problem": self.problem,
+        }
+
+
+def _profile_row(p: Profile, active: str | None, now: float) -> dict[str, Any]:
+    return {
+        "name": p.name,
+        "active": p.name == active,
+        "kind": p.kind,
+        "account": p.account,
+        "provider": p.provider,
+        "backend": p.backend,
+        "storage_class": p.storage_class,
+        "expires_at": p.expires_at,
+        "expired": p.expires_at is not None and p.expires_at <= now,
+        "needs_login": p.needs_login,
+        "source": p.source,
+    }
+
+
+def status(ctx: AppContext, explicit: str | None = None) -> StatusReport:
+    meta = read_metadata(ctx.paths)
+    override = env_override(ctx) is not None
+    chosen = explicit or ctx.profile_env() or meta.active
+    now = time.time()
+    rows = [
+        _profile_row(p, chosen, now) for p in sorted(meta.profiles.values(), key=lambda p: p.name)
+    ]
+    if override:
+        return StatusReport(
+            EXIT_OK,
+            f"using {ENV_OVERRIDE} from the environment; it wins over every stored profile",
+            chosen,
+            True,
+            rows,
+        )
+    try:
+        profile = meta.get(resolve_name(meta, chosen))
+    except CcloginError as exc:
+        return StatusReport(EXIT_NOT_LOGGED_IN, exc.message, None, False, rows, exc.hint)
+    try:
+        _check_usable(ctx, profile)
+    except NeedsRelogin as exc:
+        return StatusReport(EXIT_RELOGIN, exc.message, profile.name, False, rows, exc.hint)
+    except StoreError as exc:
+        code = exc.exit_code if exc.exit_code != 1 else EXIT_STORE_UNAVAILABLE
+        return StatusReport(
+            code, f"profile {profile.name!r}: {exc.message}", profile.name, False, rows, exc.hint
+        )
+    return StatusReport(
+        EXIT_OK,
+        f"logged in as profile {profile.name!r}",
+        profile.name,
+        False,
+        [
+            _profile_row(p, profile.name, now)
+            for p in sorted(read_metadata(ctx.paths).profiles.values(), key=lambda p: p.name)
+        ],
+    )
+
+
+def _check_usable(ctx: AppContext, profile: Profile) -> None:
+    if profile.needs_login:
+        raise NeedsRelogin(f"profile {profile.name!r} needs a new login")
+    if profile.kind in ("oauth", "claude_login"):
+        # Expiry lives in the secret; refresh provider tokens that are about to expire.
+        usable_credential(ctx, profile)
+        return
+    store = ctx.store_for(profile)
+    probe = getattr(store, "probe", None)
+    if callable(probe):
+        probe()
+    if f"profile:{profile.name}" not in store.keys():
+        from ..errors import SecretNotFound
+
+        raise SecretNotFound(f"profile {profile.name!r} has no secret in {store.name}")

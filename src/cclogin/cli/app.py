@@ -1,0 +1,87 @@
+"""The click group: global options, command registration and error handling."""
+
+from __future__ import annotations
+
+import click
+
+from .. import __version__
+from ..accounts.context import AppContext
+from .output import note, report_error, set_verbose
+
+PROFILE_HELP = (
+    "profile to use for this command only (default: CCLOGIN_PROFILE, then the active one)"
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Explain what happens (never prints secrets); tracebacks on errors.",
+)
+@click.option(
+    "--backend",
+    metavar="NAME",
+    help="Store to use: secret-service, kwallet, macos-keychain, windows-credential-manager, keychain (any OS keychain) or encrypted-file.",
+)
+@click.version_option(__version__, prog_name="cclogin")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool, backend: str | None) -> None:
+    """Keep Claude Code and other CLI credentials in the OS keychain, not plaintext files."""
+    set_verbose(verbose)
+    app = AppContext.from_environment(backend_flag=backend)
+    app.notify = note
+    ctx.obj = app
+
+
+def register() -> None:
+    from . import (
+        backends_cmd,
+        doctor_cmd,
+        exec_cmd,
+        login_cmd,
+        logout_cmd,
+        status_cmd,
+        switch_cmd,
+        token_click,
+    )
+
+    for module in (
+        login_cmd,
+        logout_cmd,
+        switch_cmd,
+        status_cmd,
+        token_click,
+        exec_cmd,
+        doctor_cmd,
+        backends_cmd,
+    ):
+        cli.add_command(module.command)
+
+
+def run_app(args: list[str]) -> int:
+    register()
+    try:
+        result = cli.main(args=args, prog_name="cclogin", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        note("cclogin: error: aborted")
+        return 1
+    except KeyboardInterrupt:
+        note("cclogin: error: interrupted")
+        return 130
+    except Exception as exc:
+        return report_error(exc)
+    return result if isinstance(result, int) else 0
+
+
+def app_context() -> AppContext:
+    obj = click.get_current_context().find_object(AppContext)
+    if obj is None:  # pragma: no cover - the group callback always sets it
+        raise RuntimeError("no application context")
+    return obj

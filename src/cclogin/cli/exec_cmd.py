@@ -1,0 +1,28 @@
+"""`cclogin exec -- CMD ...`: run CMD with the credential in its environment only."""
+
+from __future__ import annotations
+
+import click
+
+from ..accounts.execute import child_environment, run
+from .app import PROFILE_HELP, app_context
+
+
+@click.command(
+    "exec", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False}
+)
+@click.option("-p", "--profile", metavar="NAME", help=PROFILE_HELP)
+@click.option(
+    "--env",
+    "env_name",
+    metavar="NAME",
+    help="Put the secret in this variable instead of the one that fits its kind.",
+)
+@click.argument(
+    "command_line", nargs=-1, type=click.UNPROCESSED, required=True, metavar="-- CMD [ARGS]..."
+)
+def command(profile: str | None, env_name: str | None, command_line: tuple[str, ...]) -> int:
+    """Run CMD with ANTHROPIC_API_KEY, CLAUDE_CODE_OAUTH_TOKEN or ANTHROPIC_AUTH_TOKEN set."""
+    ctx = app_context()
+    env = child_environment(ctx, profile, env_name)
+    return run(list(command_line), env)

@@ -1,0 +1,25 @@
+"""`cclogin token`: the secret alone and a newline on stdout; fit for apiKeyHelper."""
+
+from __future__ import annotations
+
+import sys
+
+from .output import report_error
+
+
+def run_token(profile: str | None) -> int:
+    try:
+        from ..accounts.context import AppContext
+        from ..accounts.token import resolve_secret
+
+        resolved = resolve_secret(AppContext.from_environment(), profile)
+        # One write, so a reader never sees a partial value.
+        sys.stdout.write(resolved.secret.reveal() + "\n")
+        sys.stdout.flush()
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    except BaseException as exc:
+        if isinstance(exc, SystemExit):
+            raise
+        return report_error(exc)

@@ -1,0 +1,1 @@
+"""Moving legacy plaintext credential files into a store, crash-safe."""

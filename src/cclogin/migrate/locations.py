@@ -1,0 +1,31 @@
+"""Where Claude Code installs leave plaintext credentials, on each OS."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from ..paths import user_home
+
+
+def legacy_locations(environ: Mapping[str, str] | None = None) -> list[Path]:
+    """Every known plaintext credential location, most current first, deduplicated."""
+    env = os.environ if environ is None else environ
+    home = user_home(dict(env))
+    found: list[Path] = []
+    config_dir = env.get("CLAUDE_CONFIG_DIR")
+    if config_dir:
+        base = Path(config_dir).expanduser()
+        found += [base / ".credentials.json", base / ".claude.json"]
+    found += [home / ".claude" / ".credentials.json", home / ".claude.json"]
+    xdg = Path(env.get("XDG_CONFIG_HOME") or home / ".config")
+    found.append(xdg / "claude" / "credentials.json")
+    appdata = env.get("APPDATA")
+    if appdata:
+        found.append(Path(appdata) / "claude" / "credentials.json")
+    unique: list[Path] = []
+    for path in found:
+        if path not in unique:
+            unique.append(path)
+    return unique
