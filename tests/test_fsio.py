@@ -114,3 +114,10 @@ def test_lock_refuses_a_symlinked_lock_file(tmp_path: Path) -> None:
     with pytest.raises(UnsafeFile), file_lock(tmp_path / "locks" / "x.lock"):
         pass
     assert not (tmp_path / "elsewhere").exists()
+
+
+def test_new_parent_folders_are_private_too(tmp_path: Path) -> None:
+    target = tmp_path / "a" / "b" / "c" / "f"
+    atomic_write(target, b"x")
+    for folder in (tmp_path / "a", tmp_path / "a" / "b", tmp_path / "a" / "b" / "c"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700

@@ -31,8 +31,14 @@ class DiskFull(CcloginError):
 
 
 def ensure_private_dir(path: Path) -> None:
-    """Create `path` (and parents) with mode 0700; tighten our own leaf if it is looser."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """Create `path` (and missing parents) with mode 0700; tighten the leaf if looser."""
+    missing = []
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    for folder in reversed(missing):  # parents too: mkdir(parents=True) ignores `mode`
+        folder.mkdir(mode=0o700, exist_ok=True)
     if POSIX:
         st = os.lstat(path)
         if stat.S_ISLNK(st.st_mode):

@@ -42,6 +42,7 @@ def register() -> None:
         exec_cmd,
         login_cmd,
         logout_cmd,
+        passphrase_cmd,
         status_cmd,
         switch_cmd,
         token_click,
@@ -56,6 +57,7 @@ def register() -> None:
         exec_cmd,
         doctor_cmd,
         backends_cmd,
+        passphrase_cmd,
     ):
         cli.add_command(module.command)
 
