@@ -1,0 +1,346 @@
+"""The encrypted-file backend: the fallback where no OS keychain works.
+
+One file (docs/store-format.md): an Argon2id-wrapped random data key, one AES-256-GCM
+record per key, a file MAC. Reads go through fsio.read_private; writes re-read under
+the store's lock, are verified, then replaced atomically and read back.
+
+The unwrapped keys are cached per instance (keyed by the exact header bytes), so one
+process derives at most once. Python cannot wipe bytes, so they live until collected.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import sys
+from collections.abc import Callable, Sequence
+from hashlib import sha256
+from pathlib import Path
+
+from ..errors import (
+    CcloginError,
+    PassphraseUnavailable,
+    StoreCorrupt,
+    StoreError,
+    StoreUnavailable,
+    ValueTooLarge,
+)
+from ..fsio import atomic_write, file_lock, read_private
+from ..model import StorageClass
+from ..secret import Secret
+from .base import StoreInfo, validate_key
+from .file_format import (
+    MAX_FILE,
+    Header,
+    Record,
+    StoreFile,
+    decode,
+    encode_body,
+    record_aad,
+    sort_records,
+)
+from .kdf import (
+    KEY_LEN,
+    NONCE_LEN,
+    SALT_LEN,
+    WEAK_KDF_ENV,
+    KdfParams,
+    KdfPolicy,
+    SubKeys,
+    check_params,
+    derive_kek,
+    subkeys,
+    unwrap_key,
+    wrap_key,
+)
+from .passphrase import PassphraseSource
+
+MAX_VALUE = 1 << 20
+# A change to the record list: returns the new list, or None for "nothing to write".
+Change = Callable[[list[Record], SubKeys], list[Record] | None]
+
+
+class EncryptedFileStore:
+    name = "encrypted-file"
+    storage_class: StorageClass = "encrypted-file"
+
+    def __init__(
+        self,
+        path: Path,
+        passphrase: PassphraseSource | None,
+        *,
+        _test_only_kdf: KdfParams | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self._source = passphrase
+        self._policy = KdfPolicy.for_store(_test_only_kdf)
+        self._lock_path = self.path.with_name(self.path.name + ".lock")
+        self._cache: tuple[bytes, SubKeys] | None = None
+
+    def __repr__(self) -> str:
+        return f"EncryptedFileStore({str(self.path)!r})"
+
+    # --- SecretStore ---------------------------------------------------------
+
+    def get(self, key: str) -> bytes | None:
+        validate_key(key)
+        current = self._read()
+        if current is None:
+            return None  # no file: nothing to unlock, no passphrase asked
+        keys = self._unlock(current)
+        record = current.find(key)
+        return None if record is None else _open_record(keys, record, self.path)
+
+    def set(self, key: str, value: bytes) -> None:
+        validate_key(key)
+        value = bytes(value)
+        if len(value) > MAX_VALUE:
+            raise ValueTooLarge(
+                f"a value of {len(value)} bytes is larger than the encrypted store's "
+                f"limit of {MAX_VALUE} bytes"
+            )
+
+        def change(records: list[Record], keys: SubKeys) -> list[Record]:
+            kept = [r for r in records if r.name != key]
+            return [*kept, _seal_record(keys, key, value, os.urandom(NONCE_LEN))]
+
+        self._mutate(change, create=True, check=(key, value))
+
+    def delete(self, key: str) -> bool:
+        validate_key(key)
+
+        def change(records: list[Record], keys: SubKeys) -> list[Record] | None:
+            kept = [r for r in records if r.name != key]
+            return kept if len(kept) != len(records) else None
+
+        return self._mutate(change, create=False, check=(key, None))
+
+    def keys(self) -> list[str]:
+        """Record names; no passphrase needed (names are not secret, see the spec)."""
+        current = self._read()
+        return [] if current is None else [r.name for r in current.records]
+
+    def describe(self) -> StoreInfo:
+        source = self._source.description if self._source else "no passphrase configured"
+        return StoreInfo(
+            self.name, self.storage_class, f"encrypted file {self.path} (passphrase: {source})"
+        )
+
+    # --- beyond the protocol -------------------------------------------------
+
+    def probe(self) -> None:
+        """Cheap usability check, no key derivation; raises a StoreError if unusable."""
+        folder = self.path.parent
+        existing = folder
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if existing.is_symlink() and existing == folder:
+            raise StoreUnavailable(f"{folder} is a symlink; refusing to use it")
+        if os.name == "posix" and existing.exists():
+            st = os.stat(existing)
+            if existing == folder and st.st_uid != os.getuid():
+                raise StoreUnavailable(f"{folder} belongs to another user")
+            if not os.access(existing, os.W_OK | os.X_OK):
+                raise StoreUnavailable(f"{existing} is not writable")
+        self._read()  # parses the header if the file exists
+        if self._source is None:
+            raise PassphraseUnavailable(
+                f"no passphrase source is configured for the encrypted store {self.path}"
+            )
+
+    def change_passphrase(self, new_source: PassphraseSource) -> None:
+        """Re-wrap the data key under a new passphrase; record bytes stay the same."""
+        before = self._read()
+        if before is None:
+            raise StoreUnavailable(
+                f"there is no encrypted store at {self.path} yet",
+                "nothing to change: the passphrase is set when the first secret is stored",
+            )
+        self._unlock(before)  # proves the old passphrase before asking for a new one
+        new_passphrase = new_source.get(confirm=True)
+        params = self._policy.default
+        check_params(params, self._policy)
+        salt, nonce = os.urandom(SALT_LEN), os.urandom(NONCE_LEN)
+        kek = derive_kek(new_passphrase, salt, params)  # outside the lock: it is slow
+        with file_lock(self._lock_path):
+            current = self._read()
+            if current is None:
+                raise StoreUnavailable(f"the encrypted store {self.path} was removed meanwhile")
+            keys = self._unlock(current)
+            header = _wrapped_header(kek, params, salt, nonce, keys.data_key)
+            data = _assemble(header, current.records, keys)
+            self._verify(data, keys, header)
+            self._write(data)
+        self._source = new_source
+        self._cache = (header.encode(), keys)
+
+    # --- internals -----------------------------------------------------------
+
+    def _ask(self, *, confirm: bool) -> Secret:
+        if self._source is None:
+            raise PassphraseUnavailable(
+                f"no passphrase source is configured for the encrypted store {self.path}"
+            )
+        return self._source.get(confirm=confirm)
+
+    def _read(self) -> StoreFile | None:
+        """Parse the file and check its KDF cost: cheap, no passphrase."""
+        try:
+            data = read_private(self.path, max_size=MAX_FILE)
+        except StoreError:
+            raise
+        except CcloginError as exc:  # unsafe mode/owner/symlink, unreadable, oversized
+            raise StoreUnavailable(exc.message, exc.hint) from None
+        if data is None:
+            return None
+        parsed = decode(data)
+        check_params(parsed.header.kdf, self._policy)
+        return parsed
+
+    def _unlock(self, parsed: StoreFile, passphrase: Secret | None = None) -> SubKeys:
+        """Subkeys for this file (cached by header bytes), with its MAC verified."""
+        header_bytes = parsed.header.encode()
+        if self._cache is not None and hmac.compare_digest(self._cache[0], header_bytes):
+            keys = self._cache[1]
+        else:
+            h = parsed.header
+            secret = passphrase if passphrase is not None else self._ask(confirm=False)
+            kek = derive_kek(secret, h.salt, h.kdf)
+            keys = subkeys(unwrap_key(kek, h.wrap_nonce, h.wrapped_key, h.wrap_aad()))
+            self._cache = (header_bytes, keys)
+        if not hmac.compare_digest(_mac(keys, parsed.body()), parsed.mac):
+            raise StoreCorrupt(
+                f"the encrypted store {self.path} failed its integrity check (records "
+                "were changed, dropped or mixed from another file); nothing was read"
+            )
+        return keys
+
+    def _new_file(self, passphrase: Secret) -> tuple[Header, SubKeys]:
+        params = self._policy.default
+        check_params(params, self._policy)
+        if self._policy.weak:
+            sys.stderr.write(
+                f"cclogin: warning: creating {self.path} with the test-only weak key "
+                f"derivation (is {WEAK_KDF_ENV} set?); never use this outside tests\n"
+            )
+        salt, nonce, data_key = os.urandom(SALT_LEN), os.urandom(NONCE_LEN), os.urandom(KEY_LEN)
+        kek = derive_kek(passphrase, salt, params)
+        return _wrapped_header(kek, params, salt, nonce, data_key), subkeys(data_key)
+
+    def _mutate(self, change: Change, *, create: bool, check: tuple[str, bytes | None]) -> bool:
+        """Read-modify-write under the lock; True when the file was rewritten."""
+        before = self._read()
+        passphrase: Secret | None = None
+        fresh: tuple[Header, SubKeys] | None = None
+        # The slow derivation happens before taking the lock, so writers queue briefly.
+        if before is not None:
+            self._unlock(before)
+        elif not create:
+            return False
+        else:
+            passphrase = self._ask(confirm=True)
+            fresh = self._new_file(passphrase)
+        with file_lock(self._lock_path):
+            current = self._read()  # another process may have written meanwhile
+            if current is not None:
+                keys = self._unlock(current, passphrase)
+                header, records = current.header, list(current.records)
+            elif not create:
+                return False
+            else:
+                if fresh is None:  # the file was removed between our two reads
+                    fresh = self._new_file(self._ask(confirm=True))
+                header, keys = fresh
+                records = []
+            updated = change(records, keys)
+            if updated is None:
+                return False
+            data = _assemble(header, sort_records(updated), keys)
+            self._verify(data, keys, header, check)
+            self._write(data)
+        self._cache = (header.encode(), keys)
+        return True
+
+    def _verify(
+        self,
+        data: bytes,
+        keys: SubKeys,
+        header: Header,
+        check: tuple[str, bytes | None] | None = None,
+    ) -> None:
+        """Decode what we are about to write and prove it opens; never write a bad file."""
+        parsed = decode(data)
+        if parsed.header != header or not hmac.compare_digest(
+            _mac(keys, parsed.body()), parsed.mac
+        ):
+            raise StoreCorrupt("internal error: the new store did not verify; nothing written")
+        if check is not None:
+            name, expected = check
+            record = parsed.find(name)
+            got = None if record is None else _open_record(keys, record, self.path)
+            if got != expected:
+                raise StoreCorrupt("internal error: the new record did not verify; nothing written")
+
+    def _write(self, data: bytes) -> None:
+        atomic_write(self.path, data)
+        try:
+            back = read_private(self.path, max_size=MAX_FILE)
+        except CcloginError as exc:
+            raise StoreCorrupt(f"the encrypted store did not read back: {exc.message}") from None
+        if back != data:
+            raise StoreCorrupt(f"the encrypted store {self.path} did not read back as written")
+
+
+def _mac(keys: SubKeys, body: bytes) -> bytes:
+    return hmac.new(keys.mac_key, body, sha256).digest()
+
+
+def _seal_record(keys: SubKeys, name: str, value: bytes, nonce: bytes) -> Record:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    return Record(name, nonce, AESGCM(keys.record_key).encrypt(nonce, value, record_aad(name)))
+
+
+def _open_record(keys: SubKeys, record: Record, path: Path) -> bytes:
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    try:
+        return AESGCM(keys.record_key).decrypt(record.nonce, record.ciphertext, record.aad())
+    except InvalidTag:
+        raise StoreCorrupt(
+            f"the record {record.name!r} in {path} could not be decrypted; other "
+            "records are unaffected"
+        ) from None
+
+
+def _wrapped_header(
+    kek: bytes, params: KdfParams, salt: bytes, nonce: bytes, data_key: bytes
+) -> Header:
+    unwrapped = Header(params, salt, nonce, b"")
+    return Header(params, salt, nonce, wrap_key(kek, nonce, data_key, unwrapped.wrap_aad()))
+
+
+def _assemble(header: Header, records: tuple[Record, ...], keys: SubKeys) -> bytes:
+    body = encode_body(header, records)
+    data = body + _mac(keys, body)
+    if len(data) > MAX_FILE:
+        raise ValueTooLarge(f"the encrypted store would exceed {MAX_FILE} bytes")
+    return data
+
+
+def _build_file(
+    passphrase: Secret,
+    params: KdfParams,
+    *,
+    salt: bytes,
+    wrap_nonce: bytes,
+    data_key: bytes,
+    records: Sequence[tuple[str, bytes, bytes]],
+) -> bytes:
+    """Test seam: a store from fixed salt, nonces and data key (name, nonce, value)."""
+    kek = derive_kek(passphrase, salt, params)
+    header = _wrapped_header(kek, params, salt, wrap_nonce, data_key)
+    keys = subkeys(data_key)
+    sealed = [_seal_record(keys, name, value, nonce) for name, nonce, value in records]
+    return _assemble(header, sort_records(sealed), keys)

@@ -1,0 +1,187 @@
+"""Where the encrypted store's passphrase comes from.
+
+Precedence: CCLOGIN_PASSPHRASE_COMMAND, CCLOGIN_PASSPHRASE_FILE, CCLOGIN_PASSPHRASE
+(with a warning: environment variables leak to every child process), then a prompt
+on the terminal. An empty variable counts as unset. A source's `description` names
+where the passphrase comes from, never the passphrase.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from ..errors import CcloginError, InvalidInput, PassphraseUnavailable
+from ..fsio import read_private
+from ..secret import Secret
+
+COMMAND_ENV = "CCLOGIN_PASSPHRASE_COMMAND"
+FILE_ENV = "CCLOGIN_PASSPHRASE_FILE"
+VALUE_ENV = "CCLOGIN_PASSPHRASE"
+COMMAND_TIMEOUT = 20.0  # `pass` without a prompt answers in well under a second
+INTERACTIVE_COMMAND_TIMEOUT = 120.0  # long enough to type a gpg pinentry passphrase
+_MAX_LEN = 64 * 1024
+
+
+@runtime_checkable
+class PassphraseSource(Protocol):
+    description: str  # for messages: "CCLOGIN_PASSPHRASE_FILE=/path", never the secret
+
+    def get(self, *, confirm: bool) -> Secret: ...
+
+
+def _strip_newline(value: str) -> str:
+    """One trailing newline, as `echo` and editors add; other whitespace is kept."""
+    if value.endswith("\r\n"):
+        return value[:-2]
+    if value.endswith("\n"):
+        return value[:-1]
+    return value
+
+
+class CommandSource:
+    """Runs a command (no shell) and takes its stdout, e.g. `pass show cclogin`."""
+
+    def __init__(self, command: str, *, timeout: float = COMMAND_TIMEOUT) -> None:
+        self.command = command
+        self.timeout = timeout
+        self.description = f"{COMMAND_ENV}={command}"
+
+    def get(self, *, confirm: bool) -> Secret:
+        try:
+            argv = shlex.split(self.command)
+        except ValueError:
+            raise self._error("cannot be parsed (unbalanced quotes?)") from None
+        if not argv:
+            raise self._error("is empty")
+        # The child does not need our passphrase variable (aws-vault leaked its own).
+        env = {k: v for k, v in os.environ.items() if k != VALUE_ENV}
+        try:
+            done = subprocess.run(
+                argv,
+                stdin=subprocess.DEVNULL,  # never eat a secret piped to cclogin
+                stdout=subprocess.PIPE,
+                stderr=None,  # the command's own diagnostics reach the user
+                env=env,
+                timeout=self.timeout,
+                check=False,
+            )
+        except FileNotFoundError:
+            raise self._error("was not found") from None
+        except PermissionError:
+            raise self._error("is not executable") from None
+        except subprocess.TimeoutExpired:
+            raise self._error(f"did not finish within {self.timeout:g} s") from None
+        except OSError as exc:
+            raise self._error(f"could not run ({exc.strerror})") from None
+        if done.returncode != 0:
+            raise self._error(f"exited with status {done.returncode}")
+        if len(done.stdout) > _MAX_LEN:
+            raise self._error("printed more than a passphrase")
+        try:
+            value = _strip_newline(done.stdout.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise self._error("printed something that is not UTF-8 text") from None
+        if not value:
+            raise self._error("printed an empty passphrase")
+        return Secret(value)
+
+    def _error(self, what: str) -> PassphraseUnavailable:
+        # Names the command, never its output.
+        return PassphraseUnavailable(f"the passphrase command `{self.command}` {what}")
+
+
+class FileSource:
+    """A file only we can read (mode 0600, not a symlink)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.description = f"{FILE_ENV}={path}"
+
+    def get(self, *, confirm: bool) -> Secret:
+        try:
+            data = read_private(self.path, max_size=_MAX_LEN)
+        except PassphraseUnavailable:
+            raise
+        except CcloginError as exc:  # UnsafeFile and friends keep their own hint
+            raise PassphraseUnavailable(
+                f"passphrase file refused: {exc.message}", exc.hint
+            ) from None
+        if data is None:
+            raise PassphraseUnavailable(f"the passphrase file {self.path} does not exist")
+        try:
+            value = _strip_newline(data.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise PassphraseUnavailable(
+                f"the passphrase file {self.path} is not UTF-8 text"
+            ) from None
+        if not value:
+            raise PassphraseUnavailable(f"the passphrase file {self.path} is empty")
+        return Secret(value)
+
+
+class EnvSource:
+    """CCLOGIN_PASSPHRASE: works, but every child process of the shell can read it."""
+
+    description = VALUE_ENV
+
+    def __init__(self, value: str) -> None:
+        self._value = Secret(value)
+
+    def get(self, *, confirm: bool) -> Secret:
+        sys.stderr.write(
+            f"cclogin: warning: {VALUE_ENV} is visible to every process this shell "
+            f"starts; prefer {FILE_ENV} (mode 600) or {COMMAND_ENV}\n"
+        )
+        return self._value
+
+
+class PromptSource:
+    """A hidden prompt on the terminal; asked twice when a new store is created."""
+
+    description = "a passphrase prompt on the terminal"
+
+    def __init__(self, reader: Callable[[str], str] | None = None) -> None:
+        self._reader = reader or getpass.getpass
+
+    def get(self, *, confirm: bool) -> Secret:
+        first = self._ask("cclogin: passphrase for the encrypted store: ")
+        if not first:
+            raise InvalidInput("an empty passphrase is not allowed", "type a passphrase")
+        if confirm:
+            second = self._ask("cclogin: the same passphrase again: ")
+            if first != second:
+                raise InvalidInput(
+                    "the two passphrases did not match; nothing was stored",
+                    "run the command again and type the same passphrase twice",
+                )
+        return Secret(first)
+
+    def _ask(self, prompt: str) -> str:
+        try:
+            return self._reader(prompt)
+        except EOFError:
+            raise PassphraseUnavailable("no passphrase was typed (end of input)") from None
+
+
+def passphrase_source(environ: Mapping[str, str], interactive: bool) -> PassphraseSource | None:
+    """The configured source, or None when there is none (the store then fails closed)."""
+    command = environ.get(COMMAND_ENV)
+    if command:
+        timeout = INTERACTIVE_COMMAND_TIMEOUT if interactive else COMMAND_TIMEOUT
+        return CommandSource(command, timeout=timeout)
+    file = environ.get(FILE_ENV)
+    if file:
+        return FileSource(Path(file).expanduser())
+    value = environ.get(VALUE_ENV)
+    if value:
+        return EnvSource(value)
+    if interactive:
+        return PromptSource()
+    return None
