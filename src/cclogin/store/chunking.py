@@ -1,0 +1,226 @@
+"""How a byte blob becomes keychain entries, and back. Pure: no keyring here.
+
+Keychains store text, and some store little of it (Windows Credential Manager: 2,560
+bytes, i.e. 1,280 UTF-16 characters). A value is base64url-encoded behind a version
+prefix. If the text fits one entry it is stored in the key's own entry:
+
+    cl1:<base64url>
+
+Otherwise the key's entry becomes a header and the text is split into chunk entries
+whose names carry a generation tag taken from the value's digest:
+
+    <key>                 cl1c:<count>:<sha256 hex of the value>
+    <key>#<gen>.<i>       the i-th slice of the base64url text, i = 0..count-1
+
+A write stores the chunks, then the header (the commit point), then deletes the
+previous generation's chunks; a crash at any point leaves the old or the new value
+readable, never a mix. Every entry is read back before it counts, so a backend that
+truncates is caught. `#` cannot appear in a store key, so chunk names never collide
+with keys. An unchanged value is never rewritten (macOS re-prompts on each rewrite).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..errors import StoreCorrupt, StoreError, ValueTooLarge
+
+SINGLE = "cl1:"
+HEADER = "cl1c:"
+MAX_VALUE_BYTES = 256 * 1024  # credentials are a few KB; this bounds chunk counts
+GEN_LEN = 16
+_HEADER_RE = re.compile(r"^cl1c:([1-9][0-9]{0,5}):([0-9a-f]{64})$")
+_B64_RE = re.compile(r"^[A-Za-z0-9_-]*={0,2}$")
+
+
+class TextSlots(Protocol):
+    """Named text entries in one keychain service (what keyring offers, minus errors)."""
+
+    def read(self, name: str) -> str | None: ...
+
+    def write(self, name: str, text: str) -> None: ...
+
+    def remove(self, name: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What the key's own entry says about where the value lives."""
+
+    chunks: int  # 0: the value is inline in the key's entry
+    digest: str  # sha256 hex of the value ("" when inline)
+
+    @property
+    def generation(self) -> str:
+        return self.digest[:GEN_LEN]
+
+
+def encode(value: bytes) -> str:
+    return base64.urlsafe_b64encode(value).decode("ascii")
+
+
+def decode(text: str) -> bytes:
+    if not _B64_RE.match(text):
+        raise StoreCorrupt("a keychain entry is not valid base64url")
+    try:
+        return base64.urlsafe_b64decode(text.encode("ascii"))
+    except (binascii.Error, ValueError):
+        raise StoreCorrupt("a keychain entry is not valid base64url") from None
+
+
+def digest(value: bytes) -> str:
+    return hashlib.sha256(value).hexdigest()
+
+
+def chunk_name(key: str, generation: str, index: int) -> str:
+    return f"{key}#{generation}.{index}"
+
+
+def split(text: str, size: int) -> list[str]:
+    if size < 1:
+        raise ValueError("chunk size must be positive")
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
+def parse_entry(text: str) -> Layout | bytes:
+    """The key's entry: the value itself (inline) or a Layout pointing at chunks."""
+    if text.startswith(SINGLE):
+        return decode(text[len(SINGLE) :])
+    match = _HEADER_RE.match(text)
+    if match:
+        return Layout(int(match.group(1)), match.group(2))
+    raise StoreCorrupt(
+        "a keychain entry under the service 'cclogin' is not in cclogin's format",
+        "something else wrote it; delete the entry (or log in again to replace it)",
+    )
+
+
+def read_value(slots: TextSlots, key: str) -> bytes | None:
+    entry = slots.read(key)
+    if entry is None:
+        return None
+    parsed = parse_entry(entry)
+    if isinstance(parsed, bytes):
+        return parsed
+    parts: list[str] = []
+    for i in range(parsed.chunks):
+        part = slots.read(chunk_name(key, parsed.generation, i))
+        if part is None:
+            raise StoreCorrupt(f"chunk {i + 1} of {parsed.chunks} of {key!r} is missing")
+        parts.append(part)
+    value = decode("".join(parts))
+    if not hmac.compare_digest(digest(value), parsed.digest):
+        raise StoreCorrupt(f"the chunks of {key!r} do not match their digest")
+    return value
+
+
+def _current_layout(slots: TextSlots, key: str) -> tuple[bytes | None, Layout | None]:
+    """(current value if readable, current chunk layout if chunked); tolerates damage."""
+    entry = slots.read(key)
+    if entry is None:
+        return None, None
+    try:
+        parsed = parse_entry(entry)
+    except StoreCorrupt:
+        return None, None
+    if isinstance(parsed, bytes):
+        return parsed, None
+    try:
+        return read_value(slots, key), parsed
+    except StoreCorrupt:
+        return None, parsed
+
+
+def _write_checked(slots: TextSlots, name: str, text: str) -> None:
+    slots.write(name, text)
+    back = slots.read(name)
+    if back != text:
+        got = "nothing" if back is None else f"{len(back)} of {len(text)} characters"
+        raise StoreError(
+            f"the keychain did not keep what was written to {name.partition('#')[0]!r} "
+            f"(read back {got})",
+            "the backend truncated or altered the entry; report this with "
+            "`cclogin doctor --json`, or use the encrypted-file backend",
+        )
+
+
+def write_value(slots: TextSlots, key: str, value: bytes, entry_chars: int) -> bool:
+    """Store `value` under `key`; False when it was already stored (nothing written)."""
+    if len(value) > MAX_VALUE_BYTES:
+        raise ValueTooLarge(f"the value is {len(value)} bytes; at most {MAX_VALUE_BYTES}")
+    old_value, old_layout = _current_layout(slots, key)
+    if old_value is not None and hmac.compare_digest(old_value, value):
+        return False
+    text = encode(value)
+    if len(SINGLE) + len(text) <= entry_chars:
+        try:
+            _write_checked(slots, key, SINGLE + text)
+        except StoreError:
+            _restore(slots, key, old_value, old_layout)
+            raise
+    else:
+        value_digest = digest(value)
+        layout = Layout(0, value_digest)
+        parts = split(text, entry_chars)
+        for i, part in enumerate(parts):  # the old header still rules until the commit
+            _write_checked(slots, chunk_name(key, layout.generation, i), part)
+        header = f"{HEADER}{len(parts)}:{value_digest}"
+        try:
+            _write_checked(slots, key, header)  # the commit point
+        except StoreError:
+            _restore(slots, key, old_value, old_layout)
+            if old_layout is None or old_layout.generation != layout.generation:
+                _remove_chunks(slots, key, Layout(len(parts), value_digest), quiet=True)
+            raise
+        if old_layout is not None and old_layout.generation == layout.generation:
+            return True  # same chunks were just rewritten in place: nothing to drop
+    if old_layout is not None:
+        _remove_chunks(slots, key, old_layout)
+    return True
+
+
+def _restore(
+    slots: TextSlots, key: str, old_value: bytes | None, old_layout: Layout | None
+) -> None:
+    """Best effort after a failed commit: put the previous header or value back."""
+    try:
+        if old_layout is not None:
+            slots.write(key, f"{HEADER}{old_layout.chunks}:{old_layout.digest}")
+        elif old_value is not None:
+            slots.write(key, SINGLE + encode(old_value))
+        else:
+            slots.remove(key)  # nothing was there: leave nothing half-written
+    except StoreError:
+        pass
+
+
+def _remove_chunks(slots: TextSlots, key: str, layout: Layout, *, quiet: bool = False) -> None:
+    for i in range(layout.chunks):
+        try:
+            slots.remove(chunk_name(key, layout.generation, i))
+        except StoreError:
+            if not quiet:
+                raise
+
+
+def delete_value(slots: TextSlots, key: str) -> bool:
+    """Remove the key's entry and every chunk it points at; False if there was none."""
+    entry = slots.read(key)
+    if entry is None:
+        return False
+    layout: Layout | None = None
+    try:
+        parsed = parse_entry(entry)
+        layout = parsed if isinstance(parsed, Layout) else None
+    except StoreCorrupt:
+        pass  # still delete the damaged entry itself
+    slots.remove(key)  # first: the value disappears at once, chunks become orphans
+    if layout is not None:
+        _remove_chunks(slots, key, layout)
+    return True
