@@ -131,7 +131,10 @@ def _first_working_keychain(
         try:
             store.probe()
         except StoreError as exc:
-            reasons.append(f"{name}: {exc.message}")
+            # Backend errors name their backend already ("secret-service: ...").
+            reasons.append(
+                exc.message if exc.message.startswith(name) else f"{name}: {exc.message}"
+            )
             continue
         return Selection(store, source)
     why = "; ".join(reasons) or "no OS keychain is supported on this platform"
