@@ -1,16 +1,46 @@
-"""Placeholder until provider logins land (issue #5): nothing can be revoked yet."""
+"""Logins that talk to someone else: a provider's OAuth flows, or `claude setup-token`.
+
+Provider logins run cclogin's own OAuth client (`cclogin.oauth`) and keep the
+provider's public description in `Profile.extra`, so refresh and revoke need no
+config later. Claude logins only run Claude Code's own `claude setup-token`.
+"""
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Callable
+from dataclasses import replace
 
-from ..errors import OAuthError
-from ..model import Credential, Profile
+from ..errors import ProfileExists, UsageError
+from ..model import Credential, OAuthTokens, Profile, profile_name
 from .context import AppContext
+from .profiles import read_metadata
 
 
 def revoke_profile_tokens(ctx: AppContext, profile: Profile, cred: Credential) -> bool:
-    return False
+    """Best-effort RFC 7009 revocation of a provider login; never for Claude tokens."""
+    if profile.kind != "oauth" or not isinstance(cred, OAuthTokens):
+        return False
+    from ..errors import CcloginError
+    from ..oauth.provider import from_extra
+    from ..oauth.revoke import revoke
+
+    try:
+        provider = from_extra(profile.extra)
+    except CcloginError:  # an old or damaged record: logout still wipes
+        return False
+    return revoke(provider, cred)
+
+
+def _check_replace(ctx: AppContext, name: str, force: bool,
+                   confirm_replace: Callable[[Profile], bool] | None) -> None:
+    """Refuse before the user spends a browser sign-in on a profile we won't replace."""
+    existing = read_metadata(ctx.paths).profiles.get(profile_name(name))
+    if existing is not None and not force and (
+        confirm_replace is None or not confirm_replace(existing)
+    ):
+        raise ProfileExists(f"profile {name!r} exists already")
 
 
 def login_with_claude(
@@ -21,7 +51,29 @@ def login_with_claude(
     switch: bool,
     confirm_replace: Callable[[Profile], bool] | None,
 ) -> Profile:
-    raise OAuthError("`login --claude` is not available in this build")
+    from ..claude_setup import run_setup_token
+    from .login import login_claude_token
+
+    _check_replace(ctx, name, force, confirm_replace)
+    token = run_setup_token(environ=ctx.environ)
+    return login_claude_token(ctx, name, token.reveal(), force=True, switch=switch)
+
+
+def _account_label(tokens: OAuthTokens) -> str | None:
+    """email / username from the ID token, for display only (not verified, not secret)."""
+    if tokens.id_token is None:
+        return None
+    try:
+        payload = tokens.id_token.reveal().split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return None
+    if not isinstance(claims, dict):
+        return None
+    for key in ("email", "preferred_username", "sub"):
+        if isinstance(claims.get(key), str):
+            return str(claims[key])[:200]
+    return None
 
 
 def login_with_provider(
@@ -38,4 +90,36 @@ def login_with_provider(
     switch: bool,
     confirm_replace: Callable[[Profile], bool] | None,
 ) -> Profile:
-    raise OAuthError("provider logins are not available in this build")
+    from ..config import load_config
+    from ..oauth import device, flows
+    from ..oauth.provider import discover, load_provider, to_extra
+    from .credentials import save_credential
+
+    _check_replace(ctx, name, force, confirm_replace)
+    scopes = tuple(scope.split()) if scope else None
+    if provider:
+        p = load_provider(provider, load_config(ctx.paths, ctx.environ))
+        if scopes is not None:
+            params = tuple(kv for kv in p.authorize_params if kv[0] != "prompt")
+            if "offline_access" in scopes:
+                params = (*params, ("prompt", "consent"))
+            p = replace(p, scopes=scopes, authorize_params=params)
+        if base_url:
+            p = replace(p, base_url=base_url)
+    elif issuer:
+        if not client_id:
+            raise UsageError("--issuer needs --client-id", "ask your admin for the client id")
+        p = discover(issuer, client_id, scopes=scopes, base_url=base_url)
+    else:
+        raise UsageError("name a --provider, or an --issuer with its --client-id")
+    if mode == "device":
+        tokens = device.device_login(p)
+    elif mode == "paste":
+        tokens = flows.paste_login(p)
+    else:
+        tokens = flows.browser_login(p)
+    return save_credential(
+        ctx, name, tokens, force=True, switch=switch, account=_account_label(tokens),
+        provider=p.name, base_url=p.base_url, expires_at=tokens.expires_at,
+        extra=to_extra(p),
+    )
