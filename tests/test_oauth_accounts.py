@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from support.cli import CCLOGIN, World, make_encrypted_world
-from support.oidc import OidcServer, start_server, write_browser
+from support.cli import World, make_encrypted_world
+from support.oidc import OidcServer, write_browser
+from support.tokens import expire_soon
 
 pytestmark = [pytest.mark.oidc, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def short_lived(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcServer]:
-    # Access tokens live 63 s: 3 s after login they are inside the 60 s refresh margin.
-    server = start_server(tmp_path_factory.mktemp("oidc-short"), ACCESS_TTL="63")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -54,36 +43,18 @@ def test_login_token_logout_through_the_executable(world: World, oidc_server: Oi
     assert world.traces(access) == []  # ...and gone from every local place
 
 
-def test_concurrent_token_calls_refresh_exactly_once(world: World, short_lived: OidcServer
-                                                     ) -> None:
-    _login(world, short_lived)
-    first = world.cclogin("token").stdout.strip()
-    time.sleep(3.5)  # now inside the refresh margin (not an assertion)
-    before = short_lived.refresh_grants()
-    procs = [subprocess.Popen([CCLOGIN, "token"], env=world.environ(), text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              stdin=subprocess.DEVNULL) for _ in range(6)]
-    results = [(p.wait(timeout=60), *p.communicate()) for p in procs]
-    assert all(rc == 0 for rc, _, _ in results), results
-    tokens = {out.strip() for _, out, _ in results}
-    assert len(tokens) == 1 and first not in tokens  # one new token, shared by all
-    assert short_lived.refresh_grants() == before + 1
-    assert short_lived.count("grant.error", "refresh_token") == 0
-    assert short_lived.introspect(tokens.pop())["active"] is True
-
-
 def test_a_dead_refresh_token_asks_for_a_new_login_and_keeps_the_store(
-    world: World, short_lived: OidcServer
+    world: World, oidc_server: OidcServer
 ) -> None:
-    _login(world, short_lived)
+    _login(world, oidc_server)
     # Revoke the whole grant at the server behind cclogin's back.
     from cclogin.oauth.provider import discover
     from cclogin.oauth.revoke import revoke
 
     access = world.cclogin("token").stdout.strip()
     keys_before = world.stored_keys()
-    time.sleep(3.5)
-    provider = discover(short_lived.issuer, short_lived.client_id)
+    expire_soon(world, "corp")  # the next `token` must refresh
+    provider = discover(oidc_server.issuer, oidc_server.client_id)
     from cclogin.model import OAuthTokens
     from cclogin.secret import Secret
 
@@ -94,4 +65,4 @@ def test_a_dead_refresh_token_asks_for_a_new_login_and_keeps_the_store(
     assert "needs a new login" in res.stderr and access not in res.output
     assert world.stored_keys() == keys_before  # nothing was blanked
     again = world.cclogin("token")
-    assert again.rc == 5 and short_lived.count("grant.error", "refresh_token") >= 1
+    assert again.rc == 5 and oidc_server.count("grant.error", "refresh_token") >= 1

@@ -8,8 +8,6 @@ must refresh once, and every caller must get the one new token.
 from __future__ import annotations
 
 import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -17,27 +15,11 @@ import pytest
 
 from support.cli import CCLOGIN, World, make_encrypted_world
 from support.oidc import OidcServer, write_browser
+from support.tokens import expire_soon
 
 pytestmark = [pytest.mark.oidc, pytest.mark.slow]
 
 CALLERS = 30
-
-# Run inside the world's environment: make the stored access token expire in 30 s,
-# i.e. inside the 60 s refresh margin, without waiting for the clock.
-EXPIRE_SOON = textwrap.dedent(
-    """
-    import dataclasses, os, sys, time
-    from cclogin.accounts.context import AppContext
-    from cclogin.accounts.credentials import read_credential, write_credential
-    from cclogin.accounts.token import resolve_profile
-    from cclogin.paths import get_paths
-    ctx = AppContext(paths=get_paths(), environ=os.environ)
-    profile = resolve_profile(ctx, sys.argv[1])
-    cred = read_credential(ctx, profile)
-    write_credential(ctx, profile, dataclasses.replace(cred, expires_at=time.time() + 30))
-    """
-)
-
 
 @pytest.fixture
 def world(tmp_path: Path, oidc_server: OidcServer) -> World:
@@ -51,9 +33,7 @@ def world(tmp_path: Path, oidc_server: OidcServer) -> World:
 
 def test_thirty_processes_refresh_exactly_once(world: World, oidc_server: OidcServer) -> None:
     before_token = world.cclogin("token").stdout.strip()
-    done = subprocess.run([sys.executable, "-c", EXPIRE_SOON, "corp"], env=world.environ(),
-                          capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stderr
+    expire_soon(world, "corp")
     grants_before = oidc_server.refresh_grants()
     errors_before = oidc_server.count("grant.error", "refresh_token")
 
