@@ -60,6 +60,10 @@ class OAuthTokens:
     def __repr__(self) -> str:
         return f"OAuthTokens(access={self.access_token!r}, expires_at={self.expires_at})"
 
+    def expires_within(self, seconds: float, now: float) -> bool:
+        """True when the access token is expired or expires within `seconds`."""
+        return self.expires_at is not None and self.expires_at - seconds <= now
+
 
 @dataclass(frozen=True, repr=False)
 class ClaudeToken:

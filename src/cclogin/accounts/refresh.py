@@ -17,12 +17,11 @@ from ..model import OAuthTokens, Profile
 from .context import AppContext
 from .credentials import read_credential, write_credential
 from .profiles import editing_metadata, read_metadata
-
-REFRESH_MARGIN = 60.0
+from .token import REFRESH_MARGIN
 
 
 def _expiring(tokens: OAuthTokens, now: float) -> bool:
-    return tokens.expires_at is not None and tokens.expires_at - REFRESH_MARGIN <= now
+    return tokens.expires_within(REFRESH_MARGIN, now)
 
 
 def _relogin(profile: Profile) -> NeedsRelogin:
@@ -52,16 +51,21 @@ def fresh_tokens(ctx: AppContext, profile: Profile) -> OAuthTokens:
             new = refresh(provider, stored)
         except RefreshRejected:
             again = read_credential(ctx, current)
-            if isinstance(again, OAuthTokens) and again != stored \
-                    and not _expiring(again, time.time()):
+            if (
+                isinstance(again, OAuthTokens)
+                and again != stored
+                and not _expiring(again, time.time())
+            ):
                 return again  # someone logged in again meanwhile: adopt it
             with editing_metadata(ctx.paths) as meta:
                 meta.mark(current.name, needs_login=True)
             raise _relogin(current) from None
         except NetworkError:
             if stored.expires_at is not None and stored.expires_at > time.time():
-                ctx.notify(f"cclogin: note: could not refresh profile {profile.name!r} "
-                           "(network); its token is still valid for a little while")
+                ctx.notify(
+                    f"cclogin: note: could not refresh profile {profile.name!r} "
+                    "(network); its token is still valid for a little while"
+                )
                 return stored
             raise
         write_credential(ctx, current, new)

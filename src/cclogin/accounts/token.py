@@ -85,11 +85,7 @@ def usable_credential(ctx: AppContext, profile: Profile) -> Credential:
             f"the Claude login in profile {profile.name!r} has expired",
             "run `cclogin login --claude` to store a long-lived token from Claude Code",
         )
-    if (
-        isinstance(cred, OAuthTokens)
-        and cred.expires_at is not None
-        and cred.expires_at - REFRESH_MARGIN <= now
-    ):
+    if isinstance(cred, OAuthTokens) and cred.expires_within(REFRESH_MARGIN, now):
         from .refresh import fresh_tokens
 
         cred = fresh_tokens(ctx, profile)
