@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from ..errors import ProfileExists, SecretNotFound
+from ..errors import InvalidInput, ProfileExists, SecretNotFound
 from ..model import (
     Credential,
     Profile,
@@ -17,7 +17,7 @@ from ..model import (
 )
 from ..store.base import SecretStore
 from .context import AppContext
-from .profiles import editing_metadata, read_metadata
+from .profiles import editing_metadata, looks_like_key, read_metadata
 
 
 def save_credential(
@@ -41,6 +41,12 @@ def save_credential(
     An existing profile is replaced only with `force` or when `confirm_replace` agrees.
     If the new secret lands in another backend, the old copy is deleted afterwards.
     """
+    if looks_like_key(name):
+        # It would be written in plaintext to the metadata file and the keychain index.
+        raise InvalidInput(
+            "the profile name looks like a key (sk-ant-...); it was not stored",
+            "pass the key on stdin and a name with --profile, e.g. --profile work",
+        )
     pname: ProfileName = profile_name(name)
     existing = read_metadata(ctx.paths).profiles.get(pname)
     if (

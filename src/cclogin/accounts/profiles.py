@@ -33,7 +33,7 @@ class Metadata:
             return self.profiles[name]
         except KeyError:
             raise ProfileNotFound(
-                f"no profile named {name!r}",
+                f"no profile named {shown_name(name)}",
                 _known_hint(self),
             ) from None
 
@@ -57,6 +57,15 @@ class Metadata:
             "active": self.active,
             "profiles": {n: p.to_json() for n, p in sorted(self.profiles.items())},
         }
+
+
+def looks_like_key(name: str) -> bool:
+    return name.startswith("sk-ant-")
+
+
+def shown_name(name: str) -> str:
+    """A profile name as messages show it: never a key pasted where a name goes."""
+    return "(a value that looks like a key; not shown)" if looks_like_key(name) else repr(name)
 
 
 def _known_hint(meta: Metadata) -> str:

@@ -113,7 +113,13 @@ def _check_usable(ctx: AppContext, profile: Profile) -> None:
     probe = getattr(store, "probe", None)
     if callable(probe):
         probe()
-    if f"profile:{profile.name}" not in store.keys():
+    key = f"profile:{profile.name}"
+    present = key in store.keys()
+    if present and profile.storage_class == "keychain" and profile.backend != "macos-keychain":
+        # keys() of a keychain is cclogin's own index, which still lists an entry that
+        # another tool deleted; where a read raises no prompt, ask the keychain itself.
+        present = store.get(key) is not None
+    if not present:
         from ..errors import SecretNotFound
 
         raise SecretNotFound(f"profile {profile.name!r} has no secret in {store.name}")

@@ -1,0 +1,179 @@
+"""Dependencies point down, and `cclogin token` stays lean.
+
+The first tests read every module of src/cclogin with `ast` (imports inside functions
+count too: a lazy import is still a dependency). The last one runs the real fast path
+against a real Secret Service and lists what it imported.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import cclogin
+from support.cli import World, open_world
+
+PACKAGE_DIR = Path(cclogin.__file__).parent
+KEY = "sk-ant-api03-test-0041"
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(PACKAGE_DIR.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imports_of(path: Path) -> set[str]:
+    """Every module `path` imports, absolute, relative ones resolved."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                prefix = ".".join(base)
+                target = f"{prefix}.{node.module}" if node.module else prefix
+            else:
+                target = node.module or ""
+            found.add(target)
+            # `from . import x` / `from ..store import os_keyring` may name submodules.
+            found.update(f"{target}.{alias.name}" for alias in node.names)
+    return found
+
+
+GRAPH: dict[str, set[str]] = {
+    module_name(p): imports_of(p) for p in sorted(PACKAGE_DIR.rglob("*.py"))
+}
+
+
+def importers_of(top: str) -> set[str]:
+    return {
+        mod
+        for mod, deps in GRAPH.items()
+        if any(dep == top or dep.startswith(top + ".") for dep in deps)
+    }
+
+
+def under(prefix: str) -> set[str]:
+    return {m for m in GRAPH if m == prefix or m.startswith(prefix + ".")}
+
+
+def test_the_walk_sees_the_package() -> None:
+    assert "cclogin.cli.entry" in GRAPH
+    assert "cclogin.store.os_keyring" in GRAPH
+    assert "keyring.backends.SecretService" not in GRAPH  # only our modules are walked
+    # The walk resolves relative imports: entry imports its sibling lazily.
+    assert "cclogin.cli.token_cmd" in GRAPH["cclogin.cli.entry"]
+
+
+@pytest.mark.parametrize(
+    ("library", "allowed"),
+    [
+        ("click", "cclogin.cli"),
+        ("keyring", "cclogin.store.os_keyring"),
+        ("secretstorage", "cclogin.store.os_keyring"),
+        ("jeepney", "cclogin.store.secret_service_reader"),
+        ("platformdirs", "cclogin.paths"),
+        ("httpx", "cclogin.oauth"),
+    ],
+)
+def test_third_party_libraries_stay_in_their_module(library: str, allowed: str) -> None:
+    assert importers_of(library) - under(allowed) == set()
+
+
+def test_only_the_encrypted_file_code_imports_cryptography() -> None:
+    allowed = {
+        "cclogin.store.kdf",
+        "cclogin.store.encrypted_file",
+        "cclogin.store.file_format",
+    }
+    assert importers_of("cryptography") - allowed == set()
+
+
+@pytest.mark.parametrize(
+    ("layer", "forbidden"),
+    [
+        ("cclogin.store", "cclogin.accounts"),
+        ("cclogin.store", "cclogin.cli"),
+        ("cclogin.store", "cclogin.oauth"),
+        ("cclogin.store", "cclogin.migrate"),
+        ("cclogin.accounts", "cclogin.cli"),
+        ("cclogin.oauth", "cclogin.cli"),
+        ("cclogin.oauth", "cclogin.accounts"),
+        ("cclogin.migrate", "cclogin.cli"),
+    ],
+)
+def test_layers_depend_downwards(layer: str, forbidden: str) -> None:
+    offenders = importers_of(forbidden) & under(layer)
+    assert offenders == set()
+
+
+def test_core_modules_import_only_core() -> None:
+    core = {f"cclogin.{m}" for m in ("errors", "secret", "model", "paths", "fsio", "config")}
+    for mod in core:
+        outside = {
+            d
+            for d in GRAPH[mod]
+            if d.startswith("cclogin") and not any(d == c or d.startswith(c + ".") for c in core)
+        }
+        assert outside == set(), mod
+
+
+# --- the fast path, for real ----------------------------------------------------------------
+
+HEAVY = ("click", "keyring", "secretstorage", "cryptography", "httpx", "platformdirs")
+
+
+@pytest.fixture
+def keyring_world(tmp_path: Path) -> Iterator[World]:
+    with open_world("secret-service", tmp_path) as w:
+        yield w
+
+
+def imported_by(world: World, *args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "cclogin", *args],
+        capture_output=True,
+        text=True,
+        env=world.environ(),
+        timeout=60,
+        check=False,
+    )
+    modules = set()
+    for line in proc.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            modules.add(line.rsplit("|", 1)[1].strip())
+    return proc, modules
+
+
+def tops(modules: set[str]) -> set[str]:
+    return {m.split(".")[0] for m in modules}
+
+
+def test_token_fast_path_imports_nothing_heavy(keyring_world: World) -> None:
+    world = keyring_world
+    assert world.login("default", KEY).rc == 0
+    for args in (("token",), ("token", "--profile", "default"), ("token", "-p", "default")):
+        proc, modules = imported_by(world, *args)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert proc.stdout == KEY + "\n"
+        assert "jeepney" in tops(modules)  # it really read the Secret Service
+        assert tops(modules) & set(HEAVY) == set(), sorted(tops(modules) & set(HEAVY))
+
+
+def test_importtime_parsing_sees_click_on_the_slow_path(keyring_world: World) -> None:
+    """The check above can fail: the click path does import click."""
+    proc, modules = imported_by(keyring_world, "status")
+    assert proc.returncode == 3
+    assert "click" in tops(modules)
