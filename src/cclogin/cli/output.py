@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import sys
-import traceback
 from typing import Any
 
 from ..errors import EXIT_FAILURE, CcloginError
@@ -37,12 +35,16 @@ def answer(text: str) -> None:
 
 
 def answer_json(doc: Any) -> None:
+    import json
+
     answer(json.dumps(doc, indent=2, sort_keys=True))
 
 
 def report_error(exc: BaseException) -> int:
     """Print an error the documented way and return the exit code."""
     if _verbose:
+        import traceback  # only on the error path: `cclogin token` starts ~2 ms faster
+
         traceback.print_exception(exc, file=sys.stderr)
     if isinstance(exc, CcloginError):
         note(f"cclogin: error: {exc.message}")
