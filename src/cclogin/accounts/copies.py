@@ -1,11 +1,14 @@
 """Copies of a profile's secret outside its store that cclogin knows of.
 
-Migration backups (kept with `--keep-backup`) live in the backup dir named after the
-profile; logout removes them with the secret.
+Migration backups (`<profile>.<12 hex>.bak`, kept with `--keep-backup` or left by an
+interrupted run) live in the backup dir, and so may temp files of a killed backup
+write; logout removes them with the secret. Names are matched exactly, so logging out
+`claude` never touches `claude-api-key`'s backups.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ..model import Profile
@@ -16,8 +19,7 @@ def known_copies(ctx: AppContext, profile: Profile) -> list[Path]:
     backup_dir = ctx.paths.backup_dir
     if not backup_dir.is_dir():
         return []
-    return sorted(
-        p
-        for p in backup_dir.iterdir()
-        if p.name == profile.name or p.name.startswith(f"{profile.name}.")
-    )
+    name = re.escape(profile.name)
+    backup = re.compile(rf"^{name}(?:\.[0-9a-f]{{12}}\.bak)?$")
+    temp = re.compile(rf"^\.{name}\.[0-9a-f]{{12}}\.bak\.[0-9a-f]+\.tmp$")  # fsio.atomic_write's
+    return sorted(p for p in backup_dir.iterdir() if backup.match(p.name) or temp.match(p.name))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 from dataclasses import asdict, dataclass
@@ -16,7 +15,6 @@ from .profiles import read_metadata
 
 Level = Literal["ok", "info", "warn", "fail"]
 PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy")
-CREDENTIAL_FIELDS = ("claudeAiOauth", "primaryApiKey", "accessToken", "apiKey")
 
 
 @dataclass(frozen=True)
@@ -128,22 +126,29 @@ def _profiles_and_orphans(ctx: AppContext) -> list[Finding]:
 
 
 def _plaintext(ctx: AppContext) -> list[Finding]:
-    from ..migrate.locations import legacy_locations
+    """Every shape `cclogin migrate` recognises (by content), in every known location."""
+    from ..migrate.scan import scan
 
     out: list[Finding] = []
-    for path in legacy_locations(dict(ctx.environ)):
-        if not path.is_file():
-            continue
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8")[: 8 << 20])
-        except (OSError, ValueError, UnicodeDecodeError):
-            continue
-        if isinstance(doc, dict) and any(doc.get(k) for k in CREDENTIAL_FIELDS):
+    for item in scan(ctx.environ):
+        if item.error is not None:
+            out.append(Finding("plaintext", "warn", item.error.message, item.error.hint))
+        elif item.detection.problem:
             out.append(
                 Finding(
                     "plaintext",
                     "warn",
-                    f"plaintext credential in {path}",
+                    item.detection.problem,
+                    "fix or remove the file; `cclogin migrate` cannot read it",
+                )
+            )
+        elif item.detection.hits:
+            labels = ", ".join(h.label for h in item.detection.hits)
+            out.append(
+                Finding(
+                    "plaintext",
+                    "warn",
+                    f"plaintext credential in {item.path}: {labels}",
                     "move it into the keychain with `cclogin migrate`",
                 )
             )

@@ -33,6 +33,9 @@ def cli(ctx: click.Context, verbose: bool, backend: str | None) -> None:
     app = AppContext.from_environment(backend_flag=backend)
     app.notify = note
     ctx.obj = app
+    from ..migrate import settle_leftovers  # a killed `migrate` is finished or undone first
+
+    settle_leftovers(app)
 
 
 def register() -> None:
@@ -42,6 +45,7 @@ def register() -> None:
         exec_cmd,
         login_cmd,
         logout_cmd,
+        migrate_cmd,
         passphrase_cmd,
         status_cmd,
         switch_cmd,
@@ -58,6 +62,7 @@ def register() -> None:
         doctor_cmd,
         backends_cmd,
         passphrase_cmd,
+        migrate_cmd,
     ):
         cli.add_command(module.command)
 

@@ -11,8 +11,11 @@ def run_token(profile: str | None) -> int:
     try:
         from ..accounts.context import AppContext
         from ..accounts.token import resolve_secret
+        from ..migrate import settle_leftovers
 
-        resolved = resolve_secret(AppContext.from_environment(), profile)
+        ctx = AppContext.from_environment()
+        settle_leftovers(ctx)  # a killed `migrate` is finished or undone first
+        resolved = resolve_secret(ctx, profile)
         # One write, so a reader never sees a partial value.
         sys.stdout.write(resolved.secret.reveal() + "\n")
         sys.stdout.flush()

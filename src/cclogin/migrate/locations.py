@@ -29,3 +29,25 @@ def legacy_locations(environ: Mapping[str, str] | None = None) -> list[Path]:
         if path not in unique:
             unique.append(path)
     return unique
+
+
+def claude_config_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Claude Code's config dir: `$CLAUDE_CONFIG_DIR`, else `~/.claude`."""
+    env = os.environ if environ is None else environ
+    configured = env.get("CLAUDE_CONFIG_DIR")
+    if configured:
+        return Path(configured).expanduser()
+    return user_home(dict(env)) / ".claude"
+
+
+def claude_settings_file(environ: Mapping[str, str] | None = None) -> Path:
+    return claude_config_dir(environ) / "settings.json"
+
+
+def claude_lock_dirs(environ: Mapping[str, str] | None = None) -> list[Path]:
+    """The mkdir-based locks Claude Code takes around its own credential writes."""
+    env = os.environ if environ is None else environ
+    return [
+        claude_config_dir(env) / ".oauth_refresh.lock",
+        user_home(dict(env)) / ".claude.lock",
+    ]

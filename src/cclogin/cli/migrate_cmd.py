@@ -1,0 +1,100 @@
+"""`cclogin migrate`: move plaintext credential files into the keychain, crash-safe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..errors import EXIT_FAILURE, CcloginError
+from .app import app_context
+from .output import note
+
+
+@click.command("migrate")
+@click.option("--dry-run", is_flag=True, help="Show what would move where; change nothing.")
+@click.option(
+    "--keep-backup",
+    is_flag=True,
+    help="Keep a 0600 copy of each migrated file in cclogin's backup folder.",
+)
+@click.option(
+    "--from",
+    "from_paths",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    metavar="PATH",
+    help="Also migrate this file (JSON or .env with ANTHROPIC_API_KEY=...). Repeatable.",
+)
+@click.option("--undo", is_flag=True, help="Write migrated files back as they were.")
+@click.option("-p", "--profile", metavar="NAME", help="With --undo: only this profile.")
+@click.option(
+    "--force", is_flag=True, help="Replace a profile (or apiKeyHelper) holding something else."
+)
+@click.option(
+    "--set-api-key-helper/--no-set-api-key-helper",
+    default=None,
+    help="Point Claude Code's apiKeyHelper at `cclogin token` for a migrated API key (asked on a terminal).",
+)
+def command(
+    dry_run: bool,
+    keep_backup: bool,
+    from_paths: tuple[Path, ...],
+    undo: bool,
+    profile: str | None,
+    force: bool,
+    set_api_key_helper: bool | None,
+) -> int:
+    """Move plaintext credentials (Claude Code's files, .env lines) into the keychain."""
+    ctx = app_context()
+    if undo:
+        from ..migrate.undo import undo as run_undo
+
+        for line in run_undo(ctx, profile, force):
+            note(f"cclogin: {line}")
+        return 0
+    from ..migrate.engine import Options, migrate
+
+    report = migrate(ctx, Options(list(from_paths), dry_run, keep_backup, force))
+    for line in report.lines:
+        note(f"cclogin: {line}")
+    if dry_run:
+        if report.found_any:
+            note("cclogin: dry run: nothing was changed")
+        return EXIT_FAILURE if report.failures else 0
+    _after(ctx, report, set_api_key_helper, force)
+    return EXIT_FAILURE if report.failures else 0
+
+
+def _after(ctx: object, report: object, set_helper: bool | None, force: bool) -> None:
+    """Tell the user how Claude Code finds each migrated credential now."""
+    from ..accounts.context import AppContext
+    from ..migrate.engine import Report
+    from ..migrate.helper import set_api_key_helper
+
+    assert isinstance(ctx, AppContext) and isinstance(report, Report)  # noqa: S101
+    api_keys = [p for p in report.migrated if p.kind == "api_key" and p.name == "claude-api-key"]
+    others = [p for p in report.migrated if p not in api_keys]
+    for p in api_keys:
+        wanted = set_helper
+        if wanted is None and ctx.interactive:
+            wanted = click.confirm(
+                f"Set Claude Code's apiKeyHelper to `cclogin token --profile {p.name}`?",
+                default=False,
+                err=True,
+            )
+        if wanted:
+            try:
+                note(f"cclogin: {set_api_key_helper(ctx.environ, p.name, force)}")
+            except CcloginError as exc:
+                note(f"cclogin: warning: {exc.message}")
+                note(f"cclogin: hint: {exc.hint}")
+        else:
+            note(
+                f"cclogin: Claude Code no longer finds this key in ~/.claude.json; run it with "
+                f"`cclogin exec --profile {p.name} -- claude`, or rerun with --set-api-key-helper"
+            )
+    for p in others:
+        note(
+            f"cclogin: to use profile {p.name!r} with Claude Code: `cclogin exec --profile {p.name} -- claude`"
+        )

@@ -1,0 +1,60 @@
+"""Named crash points, so tests can SIGKILL a migration at every step.
+
+`CCLOGIN_TEST_ONLY_CRASH_AT=<point>` kills the process at that point; with
+`CCLOGIN_TEST_ONLY_PAUSE_AT=<point>` the process creates `<CCLOGIN_HOME>/paused-<point>`
+and waits (at most a minute) until a test deletes it, to act like a concurrent writer.
+Neither variable has any effect unless set; nothing else reads them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+CRASH_ENV = "CCLOGIN_TEST_ONLY_CRASH_AT"
+PAUSE_ENV = "CCLOGIN_TEST_ONLY_PAUSE_AT"
+
+# Every point, in the order a migration passes them (the kill test walks this list).
+MIGRATE_POINTS = (
+    "journal-written",  # intent recorded, nothing else changed
+    "stored",  # secret in the store and read back, no metadata yet
+    "profile-written",  # metadata names the profile
+    "backup-written",  # 0600 copy of the source in the backup dir
+    "claude-locks-taken",  # Claude Code's lock directories held
+    "before-source-check",  # about to re-read the source under the locks
+    "source-rewritten",  # plaintext gone from the source, locks still held
+    "locks-released",
+    "backup-removed",  # only the journal is left
+)
+UNDO_POINTS = (
+    "undo-journal-written",
+    "undo-source-restored",  # file written back, profile still there
+    "undo-profile-removed",
+)
+RECOVER_POINTS = ("recover-started",)
+ALL_POINTS = MIGRATE_POINTS + UNDO_POINTS + RECOVER_POINTS
+_paused: set[str] = set()
+
+
+def crash_point(name: str) -> None:
+    if os.environ.get(CRASH_ENV) == name:
+        kill = getattr(signal, "SIGKILL", None)
+        if kill is None:  # pragma: no cover - Windows: no SIGKILL, same effect
+            os._exit(137)
+        os.kill(os.getpid(), kill)
+    if os.environ.get(PAUSE_ENV) == name and name not in _paused:
+        _paused.add(name)  # once per process: a retry must not wait again
+        _pause(name)
+
+
+def _pause(name: str) -> None:
+    home = os.environ.get("CCLOGIN_HOME")
+    if not home:
+        return
+    marker = Path(home) / f"paused-{name}"
+    marker.touch()
+    deadline = time.monotonic() + 60
+    while marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)

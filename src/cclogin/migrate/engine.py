@@ -1,0 +1,338 @@
+"""Step 0001, doing it: each legacy file into the selected store, never losing a credential.
+
+Per file: journal -> store + read back -> metadata -> 0600 backup -> (Claude Code's
+locks) re-read, and only if unchanged remove the plaintext -> verify -> drop the
+backup -> drop the journal. A changed file is re-read and migrated again. Any error or
+kill after the journal is settled by `recover.settle` (now, or on the next run).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..accounts.context import AppContext
+from ..accounts.profiles import editing_metadata, read_metadata
+from ..errors import CcloginError, StoreCorrupt
+from ..fsio import atomic_write, read_private
+from ..model import Credential, Profile, load_credential, profile_name, secret_key
+from ..store.base import SecretStore
+from .claude_locks import claude_locks
+from .crash import crash_point
+from .files import Read, read_source, remove_file, replace_file, sha256
+from .journal import Journal, migrate_lock
+from .plan import FilePlan, Item, Namer, build_blob, origins_of, plan_file
+from .recover import recover_all, settle
+from .scan import Scanned, scan
+from .sources import detect
+
+MAX_ATTEMPTS = 3  # re-reads of a file that keeps changing under us
+
+
+@dataclass
+class Options:
+    from_paths: list[Path] = field(default_factory=list)
+    dry_run: bool = False
+    keep_backup: bool = False
+    force: bool = False
+
+
+@dataclass
+class Report:
+    lines: list[str] = field(default_factory=list)  # what happened, in order, for people
+    migrated: list[Profile] = field(default_factory=list)
+    failures: int = 0
+    found_any: bool = False
+
+    def say(self, line: str) -> None:
+        self.lines.append(line)
+
+    def fail(self, line: str) -> None:
+        self.failures += 1
+        self.lines.append(f"error: {line}")
+
+
+def migrate(ctx: AppContext, opts: Options) -> Report:
+    report = Report()
+    lock = contextlib.nullcontext() if opts.dry_run else migrate_lock(ctx.paths)
+    with lock:
+        if not opts.dry_run:
+            try:
+                for line in recover_all(ctx):
+                    report.say(line)
+            except CcloginError as exc:
+                report.fail(exc.message)
+        scanned = scan(ctx.environ, opts.from_paths)
+        store: SecretStore | None = None
+        namer = _namer(ctx, opts.force, set())
+        for item in scanned:
+            if _migrated_before(ctx, item, report):
+                continue
+            if not _usable(item, report) or item.read is None:
+                continue
+            report.found_any = True
+            plan = plan_file(item.path, item.read, item.detection.hits, namer)
+            if store is None:
+                store = ctx.select_store()
+            _describe(plan, store, report, opts.dry_run)
+            if plan.conflicts:
+                for c in plan.conflicts:
+                    report.fail(
+                        f"profile {c.profile!r} already holds a different credential; {item.path} "
+                        "was left as it is (pass --force to replace the profile)"
+                    )
+                continue
+            if not opts.dry_run:
+                _migrate_file(ctx, store, plan, opts, report)
+        if not report.found_any and report.failures == 0:
+            report.say("nothing to migrate: no plaintext credential found (already migrated?)")
+    return report
+
+
+def _migrated_before(ctx: AppContext, item: Scanned, report: Report) -> bool:
+    """A --from file that is gone because an earlier run migrated it: a no-op."""
+    if not item.explicit or item.read is not None or item.path.exists():
+        return False
+    names = [
+        p.name for p in read_metadata(ctx.paths).profiles.values() if p.source == str(item.path)
+    ]
+    if not names:
+        return False
+    report.say(f"{item.path} was migrated already (profile {', '.join(names)}); nothing to do")
+    return True
+
+
+def _usable(item: Scanned, report: Report) -> bool:
+    if item.error is not None:
+        report.fail(f"{item.error.message} ({item.error.hint})")
+        return False
+    det = item.detection
+    for warning in det.warnings:
+        report.say(f"warning: {warning}")
+    if det.problem:
+        report.fail(det.problem)
+        return False
+    if not det.hits:
+        report.say(f"no credential in {item.path}; left alone")
+        return False
+    if item.read is not None and item.read.exposed:
+        report.say(
+            f"warning: {item.path} was readable by other users (mode {item.read.mode:03o}); "
+            "the credential may have been copied already: consider rotating it"
+        )
+    return True
+
+
+def _namer(ctx: AppContext, force: bool, owned: set[str]) -> Namer:
+    def read_existing(profile: Profile) -> Credential | None:
+        try:
+            blob = ctx.store_for(profile).get(secret_key(profile.name))
+            return load_credential(blob) if blob is not None else None
+        except CcloginError:
+            return None
+
+    return Namer(read_metadata(ctx.paths).profiles, read_existing, force, owned)
+
+
+def _describe(plan: FilePlan, store: SecretStore, report: Report, dry: bool) -> None:
+    verb = "would go" if dry else "goes"
+    for item in plan.items:
+        report.say(
+            f"found {item.hit.label} in {plan.path}: {verb} to profile {item.profile!r} "
+            f"({item.hit.cred.kind}) in {store.name}"
+            + (" (already stored there)" if item.action == "same" else "")
+        )
+    if dry:
+        if plan.delete:
+            report.say(f"  {plan.path} would be removed (it holds nothing else)")
+        elif plan.items and plan.items[0].hit.shape == "dotenv":
+            report.say(
+                f"  {plan.path}: the line(s) would become comments; the rest kept byte for byte"
+            )
+        else:
+            keys = sorted({k for i in plan.items for k in i.hit.keys})
+            report.say(
+                f"  {plan.path}: {', '.join(keys)} would be removed; the rest kept byte for byte"
+            )
+
+
+def _migrate_file(
+    ctx: AppContext, store: SecretStore, plan: FilePlan, opts: Options, report: Report
+) -> None:
+    owned: set[str] = set()
+    for _attempt in range(MAX_ATTEMPTS):
+        journal = _journal(plan, store, opts, ctx)
+        try:
+            outcome = _attempt_file(ctx, store, plan, journal, opts, report)
+        except CcloginError as exc:
+            report.fail(f"{plan.path}: {exc.message}")
+            try:
+                for line in settle(ctx, journal, interrupted=False):
+                    report.say(line)
+            except CcloginError as again:
+                report.say(f"  {again.message}")
+            return
+        if outcome is None:
+            return
+        # The file changed between our read and its removal: migrate what is there now.
+        report.say(f"{plan.path} changed while being migrated; reading it again")
+        owned |= {i.profile for i in plan.items}
+        hits = detect(plan.path, outcome.data).hits
+        if not hits:
+            report.say(f"{plan.path} no longer holds a credential; the stored copy stays")
+            return
+        plan = plan_file(plan.path, outcome, hits, _namer(ctx, opts.force, owned))
+    report.fail(f"{plan.path} kept changing; try again when nothing else writes it")
+
+
+def _journal(plan: FilePlan, store: SecretStore, opts: Options, ctx: AppContext) -> Journal:
+    jid = secrets.token_hex(6)
+    first = plan.items[0].profile
+    return Journal(
+        id=jid,
+        op="migrate",
+        path=str(plan.path),
+        source_sha=sha256(plan.read.data),
+        after_sha=sha256(plan.after),
+        delete=plan.delete,
+        mode=plan.read.mode,
+        backup=str(ctx.paths.backup_dir / f"{first}.{jid}.bak"),
+        keep_backup=opts.keep_backup,
+        claude_file=plan.claude_file,
+    )
+
+
+def _attempt_file(
+    ctx: AppContext,
+    store: SecretStore,
+    plan: FilePlan,
+    journal: Journal,
+    opts: Options,
+    report: Report,
+) -> Read | None:
+    """None when done; the file's new Read when it changed before its removal."""
+    existing = read_metadata(ctx.paths).profiles
+    targets = _targets(ctx, store, plan, existing)
+    journal.profiles = [
+        {"profile": p.to_json(), "blob_sha": sha256(blob), "was_new": p.name not in existing}
+        for item in plan.items
+        for p, blob in [targets[item.profile][1:]]
+    ]
+    journal.write(ctx.paths)
+    crash_point("journal-written")
+    for target, profile, blob in targets.values():
+        target.set(secret_key(profile.name), blob)
+        if target.get(secret_key(profile.name)) != blob:
+            raise StoreCorrupt(f"{target.name} returned something else than was stored")
+    crash_point("stored")
+    with editing_metadata(ctx.paths) as meta:
+        for _t, profile, _b in targets.values():
+            meta.put(profile)
+            if meta.active is None:
+                meta.active = profile.name
+    crash_point("profile-written")
+    backup = Path(str(journal.backup))
+    atomic_write(backup, plan.read.data)
+    if read_private(backup, len(plan.read.data) + 1) != plan.read.data:
+        raise CcloginError(f"the backup {backup} does not read back as written")
+    crash_point("backup-written")
+    changed = _remove_plaintext(ctx, plan)
+    crash_point("locks-released")
+    if changed is not None:
+        backup.unlink()
+        journal.remove(ctx.paths)
+        return changed
+    _verify(targets, plan)
+    if opts.keep_backup:
+        report.say(f"  kept a backup (mode 600) in {backup}")
+    else:
+        backup.unlink()
+    crash_point("backup-removed")
+    journal.remove(ctx.paths)
+    for _t, profile, _b in targets.values():
+        if profile not in report.migrated:
+            report.migrated.append(profile)
+    report.say(_done_line(plan))
+    return None
+
+
+def _targets(
+    ctx: AppContext, store: SecretStore, plan: FilePlan, existing: dict[str, Profile]
+) -> dict[str, tuple[SecretStore, Profile, bytes]]:
+    """Per profile: where it goes, its metadata and its blob (undo records appended)."""
+    out: dict[str, tuple[SecretStore, Profile, bytes]] = {}
+    for item in plan.items:
+        name = item.profile
+        old = existing.get(name)
+        target = ctx.store_for(old) if old is not None and item.action == "same" else store
+        origins = (
+            [*origins_of(target.get(secret_key(profile_name(name)))), item.origin(plan.path)]
+            if item.action == "same"
+            else [item.origin(plan.path)]
+        )
+        if name in out:
+            target, profile, blob = out[name]
+            origins = [*origins_of(blob), item.origin(plan.path)]
+        else:
+            profile = _profile(name, item, target, plan.path, old)
+        out[name] = (target, profile, build_blob(item.hit.cred, origins))
+    return out
+
+
+def _profile(
+    name: str, item: Item, target: SecretStore, path: Path, old: Profile | None
+) -> Profile:
+    if old is not None and item.action == "same":
+        return old
+    return Profile(
+        name=profile_name(name),
+        kind=item.hit.cred.kind,
+        backend=target.name,
+        storage_class=target.storage_class,
+        created_at=time.time(),
+        expires_at=getattr(item.hit.cred, "expires_at", None),
+        source=str(path),
+        extra={"migration": "0001-claude-code-plaintext"},
+    )
+
+
+def _remove_plaintext(ctx: AppContext, plan: FilePlan) -> Read | None:
+    guard = (
+        claude_locks(ctx.paths, ctx.environ, ctx.notify)
+        if plan.claude_file
+        else contextlib.nullcontext()
+    )
+    with guard:
+        crash_point("before-source-check")
+        current = read_source(plan.path)
+        if current is None or current.data != plan.read.data:
+            if current is None:
+                raise CcloginError(
+                    f"{plan.path} disappeared while being migrated; its credential is stored"
+                )
+            return current
+        if plan.delete:
+            remove_file(plan.path)
+        else:
+            replace_file(plan.path, plan.after, plan.read.mode)
+        crash_point("source-rewritten")
+    return None
+
+
+def _verify(targets: dict[str, tuple[SecretStore, Profile, bytes]], plan: FilePlan) -> None:
+    for target, profile, blob in targets.values():
+        if target.get(secret_key(profile.name)) != blob:
+            raise StoreCorrupt(f"profile {profile.name!r} no longer reads back from {target.name}")
+    now = read_source(plan.path)
+    if (now.data if now else b"") != plan.after:
+        raise CcloginError(f"{plan.path} does not read back as written")
+
+
+def _done_line(plan: FilePlan) -> str:
+    names = ", ".join(dict.fromkeys(repr(i.profile) for i in plan.items))
+    if plan.delete:
+        return f"migrated {plan.path} into profile {names}; the file is removed"
+    return f"migrated {plan.path} into profile {names}; the credential is removed from it, the rest is kept"

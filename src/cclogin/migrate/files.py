@@ -1,0 +1,158 @@
+"""Reading and replacing other programs' files (Claude Code's, the user's `.env`).
+
+Unlike `fsio`, these files are not ours: their folder's mode is left alone, the file
+keeps its mode, and a read refuses symlinks, other owners and oversized files before
+reading a byte of content (a 50 MB file is refused from its size alone).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import secrets
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import CcloginError, UnsafeFile
+from ..fsio import DiskFull
+
+MAX_SOURCE_BYTES = 16 << 20  # ~/.claude.json grows with project history; credentials don't
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_BINARY = getattr(os, "O_BINARY", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+
+class SourceTooLarge(CcloginError):
+    default_hint = "this is not a credential file; pass the right file with --from"
+
+
+@dataclass(frozen=True)
+class Read:
+    data: bytes
+    mode: int
+    exposed: bool  # readable or writable by group/others
+
+
+def sha256(data: bytes) -> str:
+    # Digests of high-entropy credential files only tell equal contents apart.
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_source(path: Path, max_size: int = MAX_SOURCE_BYTES) -> Read | None:
+    """The file's bytes, or None if it does not exist; UnsafeFile for what we won't read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _BINARY | _CLOEXEC | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnsafeFile(
+                f"{path} is a symlink; not followed",
+                "migrate the file it points to with `cclogin migrate --from TARGET`",
+            ) from None
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            raise UnsafeFile(f"{path} cannot be read: permission denied") from None
+        raise CcloginError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise UnsafeFile(f"{path} is not a regular file; left alone")
+        if os.name == "posix" and st.st_uid != os.getuid():
+            raise UnsafeFile(
+                f"{path} belongs to another user (uid {st.st_uid}); left alone",
+                "migrate it as that user, or fix its owner with chown",
+            )
+        if st.st_size > max_size:
+            raise SourceTooLarge(
+                f"{path} is {st.st_size} bytes, more than the {max_size} a credential "
+                "file can be; not read"
+            )
+        chunks: list[bytes] = []
+        total = 0
+        while total <= max_size:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        if total > max_size:
+            raise SourceTooLarge(f"{path} grew past {max_size} bytes while being read")
+        mode = stat.S_IMODE(st.st_mode)
+        return Read(b"".join(chunks), mode, bool(mode & 0o077) and os.name == "posix")
+    finally:
+        os.close(fd)
+
+
+def replace_file(path: Path, data: bytes, mode: int) -> None:
+    """Atomically and durably replace `path` (temp in the same folder, fsync, rename)."""
+    tmp = temp_name(path)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _BINARY | _CLOEXEC
+    try:
+        fd = os.open(tmp, flags, mode & 0o777)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if os.name == "posix":
+            os.chmod(tmp, mode & 0o777)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise write_error(path, exc) from None
+    fsync_dir(path.parent)
+
+
+def remove_file(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise write_error(path, exc) from None
+    fsync_dir(path.parent)
+
+
+def temp_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{secrets.token_hex(6)}.cclogin-tmp")
+
+
+def remove_stale_temps(path: Path) -> list[Path]:
+    """Temp files a killed `replace_file` left beside `path` (they may hold plaintext)."""
+    removed: list[Path] = []
+    prefix, suffix = f".{path.name}.", ".cclogin-tmp"
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(path.parent):
+            if entry.name.startswith(prefix) and entry.name.endswith(suffix):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+    return removed
+
+
+def fsync_dir(path: Path) -> None:
+    if os.name != "posix":
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY | _CLOEXEC)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def write_error(path: Path, exc: OSError) -> CcloginError:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFull(f"no space left to write {path}; the file was not changed")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return CcloginError(
+            f"cannot change {path}: the folder is read-only or not writable by you",
+            f"make {path.parent} writable and run `cclogin migrate` again",
+        )
+    return CcloginError(f"cannot change {path}: {exc.strerror or exc}")

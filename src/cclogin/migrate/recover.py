@@ -1,0 +1,209 @@
+"""Settling a journal: after a kill (next run) or an error (same run), no credential lost.
+
+The rule: look at what is actually there, not at how far the journal says we got.
+  * every credential verified in its store -> roll forward: finish removing the
+    plaintext (if the file is still exactly as read), drop the backup;
+  * otherwise -> roll back: the source is (or is put back) as it was, the backup goes,
+    half-made profiles go.
+Settling is idempotent, so being killed while settling is just another leftover.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from ..accounts.context import AppContext
+from ..accounts.profiles import editing_metadata, read_metadata
+from ..errors import CcloginError
+from ..fsio import read_private
+from ..model import Profile, secret_key
+from .claude_locks import claude_locks, release_leftover_locks
+from .crash import crash_point
+from .files import Read, read_source, remove_file, remove_stale_temps, replace_file, sha256
+from .journal import Journal, has_leftovers, journal_files, migrate_lock, try_migrate_lock
+
+Notify = Callable[[str], None]
+
+
+def recover_all(ctx: AppContext) -> list[str]:
+    """Settle every leftover journal; call with the migrate lock held."""
+    lines: list[str] = []
+    release_leftover_locks(ctx.paths, ctx.notify)
+    for path in journal_files(ctx.paths):
+        crash_point("recover-started")
+        journal = Journal.load(path)
+        if journal.op == "undo":
+            from .undo import settle_undo
+
+            lines += settle_undo(ctx, journal)
+        else:
+            lines += settle(ctx, journal, interrupted=True)
+    _remove_backup_temps(ctx)
+    return lines
+
+
+def recover_if_pending(ctx: AppContext) -> None:
+    """The cheap check `status`, `token` and friends run: only acts on a leftover journal."""
+    if not has_leftovers(ctx.paths):
+        return
+    try:
+        with try_migrate_lock(ctx.paths) as mine:
+            if not mine:
+                return  # a migration is running right now: its journal is no leftover
+            for line in recover_all(ctx):
+                ctx.notify(f"cclogin: {line}")
+    except CcloginError as exc:
+        ctx.notify(
+            f"cclogin: warning: could not finish an interrupted migration ({exc.message}); "
+            "run `cclogin migrate` to retry"
+        )
+
+
+def recover_locked(ctx: AppContext) -> list[str]:
+    with migrate_lock(ctx.paths):
+        return recover_all(ctx)
+
+
+def settle(ctx: AppContext, journal: Journal, *, interrupted: bool) -> list[str]:
+    path = Path(journal.path)
+    what = "an interrupted migration of" if interrupted else "the migration of"
+    profiles = [Profile.from_json(p["profile"]) for p in journal.profiles]
+    stored = all(
+        _holds(ctx, p, e["blob_sha"]) for p, e in zip(profiles, journal.profiles, strict=True)
+    )
+    current: Read | _Unknown | None
+    try:
+        current = read_source(path)
+    except CcloginError:
+        current = None if not path.exists() else _Unknown()
+    backup = Path(journal.backup) if journal.backup else None
+    backup_data = read_private(backup) if backup and backup.exists() else None
+    backup_ok = backup_data is not None and sha256(backup_data) == journal.source_sha
+    lines: list[str] = []
+    remove_stale_temps(path)
+    if stored:
+        _ensure_profiles(ctx, profiles)
+        untouched = (
+            current is not None
+            and not isinstance(current, _Unknown)
+            and sha256(current.data) == journal.source_sha
+        )
+        if untouched:
+            try:
+                with (
+                    claude_locks(ctx.paths, ctx.environ, ctx.notify)
+                    if journal.claude_file
+                    else contextlib.nullcontext()
+                ):
+                    again = read_source(path)
+                    if again is not None and sha256(again.data) == journal.source_sha:
+                        _remove_plaintext(path, journal)
+                lines.append(f"finished {what} {path}: the plaintext is gone")
+            except CcloginError as exc:
+                lines.append(
+                    f"{path}: stored as profile(s) {_names(profiles)}, but the plaintext could "
+                    f"not be removed: {exc.message}"
+                )
+                if backup and not journal.keep_backup:
+                    _unlink(backup)
+                journal.remove(ctx.paths)
+                raise CcloginError(lines[-1], exc.hint) from None
+        elif interrupted:
+            lines.append(f"finished {what} {path}")
+        if backup and not journal.keep_backup:
+            _unlink(backup)
+    else:
+        intact = (
+            current is not None
+            and not isinstance(current, _Unknown)
+            and sha256(current.data) == journal.source_sha
+        )
+        gone = current is None or (
+            not isinstance(current, _Unknown) and sha256(current.data) == journal.after_sha
+        )
+        if gone and backup_ok and backup is not None and backup_data is not None:
+            # Should not happen (the source changes only once the store holds it), but
+            # if the store lost it, the backup is the credential: put it back.
+            replace_file(path, backup_data, journal.mode)
+            lines.append(f"restored {path} from its backup: the store did not hold it")
+            _unlink(backup)
+        elif backup is not None and intact:
+            _unlink(backup)
+        elif backup is not None and backup.exists():
+            lines.append(f"{path} changed meanwhile; its earlier content is kept in {backup}")
+        _drop_unfinished(ctx, profiles, journal)
+        lines.append(f"rolled back {what} {path}: the file is as it was; nothing was lost")
+    journal.remove(ctx.paths)
+    return lines
+
+
+class _Unknown:
+    """A source that exists but can no longer be read safely (left for the next scan)."""
+
+
+def _holds(ctx: AppContext, profile: Profile, blob_sha: str) -> bool:
+    try:
+        blob = ctx.store_for(profile).get(secret_key(profile.name))
+    except CcloginError:
+        return False
+    return blob is not None and sha256(blob) == blob_sha
+
+
+def _ensure_profiles(ctx: AppContext, profiles: list[Profile]) -> None:
+    meta = read_metadata(ctx.paths)
+    if all(meta.profiles.get(p.name) == p for p in profiles):
+        return
+    with editing_metadata(ctx.paths) as meta:
+        for profile in profiles:
+            meta.put(profile)
+            if meta.active is None:
+                meta.active = profile.name
+
+
+def _drop_unfinished(ctx: AppContext, profiles: list[Profile], journal: Journal) -> None:
+    """Profiles this run created whose secret never made it: remove the dangling names."""
+    for profile, entry in zip(profiles, journal.profiles, strict=True):
+        if not entry.get("was_new") or _holds(ctx, profile, entry["blob_sha"]):
+            continue
+        with contextlib.suppress(CcloginError):
+            ctx.store_for(profile).delete(secret_key(profile.name))
+        with editing_metadata(ctx.paths) as meta:
+            if profile.name in meta.profiles:
+                meta.remove(profile.name)
+
+
+def _remove_plaintext(path: Path, journal: Journal) -> None:
+    """Finish what the journal planned, recomputed from the file (the journal has no secret)."""
+    if journal.delete:
+        remove_file(path)
+        return
+    from .plan import replan
+
+    current = read_source(path)
+    if current is None:
+        return
+    plan = replan(path, current, [str(e["profile"]["name"]) for e in journal.profiles])
+    if sha256(plan.after) != journal.after_sha:
+        raise CcloginError(f"{path}: the recomputed file does not match the journal; left as it is")
+    replace_file(path, plan.after, current.mode)
+
+
+def _remove_backup_temps(ctx: AppContext) -> None:
+    """Half-written temp files of a killed run: backups (plaintext) and journals."""
+    for folder in (ctx.paths.backup_dir, ctx.paths.journal_dir):
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(folder):
+                if entry.name.startswith(".") and entry.name.endswith(".tmp"):
+                    _unlink(Path(entry.path))
+
+
+def _unlink(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def _names(profiles: list[Profile]) -> str:
+    return ", ".join(repr(p.name) for p in profiles)

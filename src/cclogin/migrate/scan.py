@@ -1,0 +1,64 @@
+"""Finding legacy files and what is in them (no writes: `--dry-run` and `doctor` use it)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import CcloginError
+from .files import Read, read_source
+from .locations import legacy_locations
+from .sources import Detection, detect
+
+
+@dataclass
+class Scanned:
+    path: Path
+    read: Read | None = None
+    detection: Detection = field(default_factory=Detection)
+    error: CcloginError | None = None  # could not be read safely
+    explicit: bool = False  # named with --from
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.detection.hits)
+
+
+def candidate_paths(environ: Mapping[str, str], extra: list[Path]) -> list[tuple[Path, bool]]:
+    seen: set[str] = set()
+    out: list[tuple[Path, bool]] = []
+    for path, explicit in [
+        *((p, False) for p in legacy_locations(environ)),
+        *((p, True) for p in extra),
+    ]:
+        absolute = Path(path).expanduser().absolute()
+        key = str(absolute)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append((absolute, explicit))
+    return out
+
+
+def scan(environ: Mapping[str, str], extra: list[Path] | None = None) -> list[Scanned]:
+    """Every candidate file that exists (and every --from file, existing or not)."""
+    found: list[Scanned] = []
+    for path, explicit in candidate_paths(environ, list(extra or [])):
+        item = Scanned(path, explicit=explicit)
+        try:
+            item.read = read_source(path)
+        except CcloginError as exc:
+            item.error = exc
+            found.append(item)
+            continue
+        if item.read is None:
+            if explicit:
+                item.error = CcloginError(
+                    f"{path} does not exist", "check the path given to --from"
+                )
+                found.append(item)
+            continue
+        item.detection = detect(path, item.read.data)
+        found.append(item)
+    return found

@@ -1,0 +1,162 @@
+"""Recognising credentials in a legacy file by its content, never by its name.
+
+Shapes (migrations/0001-claude-code-plaintext/MIGRATION.md):
+  * Claude Code's credentials file: `{"claudeAiOauth": {...}, "mcpOAuth": {...}, ...}`;
+    both keys are Claude Code's secrets and move; other top-level keys stay in place.
+  * `~/.claude.json`: `primaryApiKey` moves; every other setting stays byte for byte.
+  * `.env`-style lines: `ANTHROPIC_API_KEY=...`, `CLAUDE_CODE_OAUTH_TOKEN=...`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ..model import ApiKey, ClaudeLogin, ClaudeToken, Credential
+from ..secret import Secret
+from . import jsonedit
+
+SUBSCRIPTION_KEYS = ("claudeAiOauth", "mcpOAuth")  # Claude Code's own secrets
+ENV_VARIABLES = {"ANTHROPIC_API_KEY": "api_key", "CLAUDE_CODE_OAUTH_TOKEN": "claude_token"}
+_ENV_LINE = re.compile(
+    r"^(?P<indent>[ \t]*)(?:export[ \t]+)?(?P<name>ANTHROPIC_API_KEY|CLAUDE_CODE_OAUTH_TOKEN)"
+    r"[ \t]*=[ \t]*(?P<value>.*?)[ \t]*(?P<eol>\r?\n)?$"
+)
+_MARKERS = (b"claudeAiOauth", b"primaryApiKey", b"sk-ant-", b"ANTHROPIC_API_KEY")
+
+Shape = Literal["json", "dotenv"]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One credential found in a file, before it is given a profile name."""
+
+    cred: Credential
+    label: str  # for people: "Claude subscription login", ...
+    base_name: str  # the profile name it wants
+    shape: Shape
+    keys: tuple[str, ...] = ()  # JSON members to remove
+    line: int = -1  # dotenv: index of the line to replace
+    variable: str = ""  # dotenv: the variable's name
+
+
+@dataclass
+class Detection:
+    hits: list[Hit] = field(default_factory=list)
+    problem: str | None = None  # why a credential-looking file could not be used
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def looks_secret(self) -> bool:
+        return bool(self.hits) or self.problem is not None
+
+
+def detect(path: Path, data: bytes) -> Detection:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        if any(m in data for m in _MARKERS):
+            return Detection(problem=f"{path} is not valid UTF-8 text; left as it is")
+        return Detection()
+    stripped = text.lstrip()
+    if stripped.startswith(("{", "[")):
+        return _detect_json(path, text)
+    return _detect_dotenv(path, text)
+
+
+def _detect_json(path: Path, text: str) -> Detection:
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        if any(m.decode() in text for m in _MARKERS):
+            return Detection(
+                problem=f"{path} looks like a credential file but is not valid JSON "
+                "(truncated?); left as it is"
+            )
+        return Detection()
+    if not isinstance(doc, dict):
+        return Detection()
+    out = Detection()
+    if "claudeAiOauth" in doc:
+        _subscription(path, text, doc, out)
+    if "primaryApiKey" in doc:
+        key = doc["primaryApiKey"]
+        if isinstance(key, str) and key.strip():
+            out.hits.append(
+                Hit(
+                    ApiKey(Secret(key.strip())),
+                    "Console API key (primaryApiKey)",
+                    "claude-api-key",
+                    "json",
+                    keys=("primaryApiKey",),
+                )
+            )
+        elif key not in (None, ""):
+            out.problem = f"{path}: primaryApiKey is a {type(key).__name__}, not a string"
+    return out
+
+
+def _subscription(path: Path, text: str, doc: dict[str, Any], out: Detection) -> None:
+    oauth = doc["claudeAiOauth"]
+    token = oauth.get("accessToken") if isinstance(oauth, dict) else None
+    if not isinstance(oauth, dict) or not isinstance(token, str) or not token:
+        out.problem = (
+            f"{path}: claudeAiOauth has the wrong shape (no accessToken string); left as it is"
+        )
+        return
+    raw_value = jsonedit.value_text(text, "claudeAiOauth") or json.dumps(oauth)
+    expires = oauth.get("expiresAt")
+    expires_at: float | None = None
+    if isinstance(expires, int | float) and not isinstance(expires, bool):
+        expires_at = float(expires) / 1000.0  # Claude Code writes epoch milliseconds
+    elif expires is not None:
+        out.warnings.append(f"{path}: expiresAt is not a number; stored without an expiry")
+    keys = tuple(k for k in SUBSCRIPTION_KEYS if k in doc)
+    out.hits.append(
+        Hit(
+            ClaudeLogin(raw=Secret(raw_value), access_token=Secret(token), expires_at=expires_at),
+            "Claude subscription login (claudeAiOauth" + (", mcpOAuth)" if len(keys) > 1 else ")"),
+            "claude",
+            "json",
+            keys=keys,
+        )
+    )
+
+
+def _detect_dotenv(path: Path, text: str) -> Detection:
+    out = Detection()
+    stem = env_profile_stem(path)
+    for index, line in enumerate(text.splitlines(keepends=True)):
+        match = _ENV_LINE.match(line)
+        if not match:
+            continue
+        value = _unquote(match.group("value"))
+        if not value:
+            continue
+        name = match.group("name")
+        cred: Credential = (
+            ApiKey(Secret(value)) if name == "ANTHROPIC_API_KEY" else ClaudeToken(Secret(value))
+        )
+        suffix = "" if name == "ANTHROPIC_API_KEY" else "-oauth-token"
+        out.hits.append(
+            Hit(cred, f"{name} line", f"env-{stem}{suffix}", "dotenv", line=index, variable=name)
+        )
+    return out
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    # Unquoted: an inline comment starts at " #", as in shells and python-dotenv.
+    return re.split(r"[ \t]+#", value, maxsplit=1)[0].strip()
+
+
+def env_profile_stem(path: Path) -> str:
+    """`~/proj/.env` -> `proj`; `~/keys/work.env` -> `work`; made a valid profile name."""
+    base = path.parent.name if path.name.startswith(".env") or path.stem == "" else path.stem
+    base = path.parent.name if base in ("", ".env") else base
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip("-.") or "file"
+    return cleaned[:40]

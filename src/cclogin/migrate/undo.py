@@ -1,0 +1,179 @@
+"""`migrate --undo`: write each migrated file back exactly as it was, then drop the profile.
+
+The bytes come from the undo records inside the stored blob. When the file is as the
+migration left it, the edits are reversed exactly; when it changed since, the removed
+members (JSON) or lines (.env) are put back into what is there now.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from pathlib import Path
+from typing import Any
+
+from ..accounts.context import AppContext
+from ..accounts.copies import known_copies
+from ..accounts.profiles import editing_metadata, read_metadata
+from ..errors import CcloginError
+from ..model import Profile, secret_key
+from . import jsonedit
+from .claude_locks import claude_locks
+from .crash import crash_point
+from .files import read_source, remove_stale_temps, replace_file, sha256
+from .journal import Journal, migrate_lock
+from .plan import Edit, origins_of
+from .recover import recover_all
+
+
+class UndoRefused(CcloginError):
+    default_hint = "move the current file aside (it may hold a newer login) and run the undo again"
+
+
+def undo(ctx: AppContext, name: str | None, force: bool = False) -> list[str]:
+    lines: list[str] = []
+    with migrate_lock(ctx.paths):
+        lines += recover_all(ctx)
+        meta = read_metadata(ctx.paths)
+        profiles = (
+            [meta.get(name)]
+            if name
+            else sorted((p for p in meta.profiles.values() if p.source), key=lambda p: p.name)
+        )
+        pairs: list[tuple[dict[str, Any], Profile]] = []
+        for profile in profiles:
+            origins = origins_of(ctx.store_for(profile).get(secret_key(profile.name)))
+            if not origins:
+                lines.append(
+                    f"profile {profile.name!r} was not migrated from a file; nothing to undo"
+                )
+            pairs += [(origin, profile) for origin in origins]
+        pairs.sort(key=lambda pair: int(pair[0].get("at", 0)), reverse=True)
+        journals: dict[str, list[Journal]] = {}
+        for origin, profile in pairs:
+            line, journal = _restore(ctx, profile, origin, force)
+            lines.append(line)
+            journals.setdefault(profile.name, []).append(journal)
+        for profile in profiles:
+            if profile.name not in journals:
+                continue
+            _drop_profile(ctx, profile)
+            for journal in journals[profile.name]:
+                journal.remove(ctx.paths)
+            lines.append(f"removed profile {profile.name!r} and its stored secret")
+            crash_point("undo-profile-removed")
+        if not pairs:
+            lines.append("nothing to undo: no migrated profile")
+    return lines
+
+
+def _restore(
+    ctx: AppContext, profile: Profile, origin: dict[str, Any], force: bool
+) -> tuple[str, Journal]:
+    path = Path(str(origin["path"]))
+    edits = [Edit.from_json(e) for e in origin.get("edits", [])]
+    json_file = origin.get("shape") == "json"
+    guard = (
+        claude_locks(ctx.paths, ctx.environ, ctx.notify) if json_file else contextlib.nullcontext()
+    )
+    with guard:
+        current = read_source(path)
+        data = current.data if current else b""
+        if sha256(data) == origin.get("after_sha256"):
+            restored = _reverse(data, edits)
+            how = "exactly as it was"
+        else:
+            restored = _merge(path, current is not None, data, origin, edits, force)
+            how = "with its credential put back into the current content"
+        mode = current.mode if current else 0o600
+        journal = Journal(
+            id=secrets.token_hex(6),
+            op="undo",
+            path=str(path),
+            source_sha=sha256(restored),
+            after_sha=sha256(data),
+            delete=False,
+            mode=mode,
+            backup=None,
+            keep_backup=False,
+            claude_file=json_file,
+            profiles=[{"profile": profile.to_json()}],
+        )
+        journal.write(ctx.paths)
+        crash_point("undo-journal-written")
+        replace_file(path, restored, mode)
+        crash_point("undo-source-restored")
+        again = read_source(path)
+        if again is None or again.data != restored:
+            raise CcloginError(f"{path} does not read back as written; the profile is kept")
+    return f"wrote {path} back {how}", journal
+
+
+def _reverse(data: bytes, edits: list[Edit]) -> bytes:
+    for edit in reversed(edits):
+        if data[edit.offset : edit.offset + len(edit.new)] != edit.new:
+            raise CcloginError("the undo record does not fit the file; the profile is kept")
+        data = data[: edit.offset] + edit.old + data[edit.offset + len(edit.new) :]
+    return data
+
+
+def _merge(
+    path: Path, exists: bool, data: bytes, origin: dict[str, Any], edits: list[Edit], force: bool
+) -> bytes:
+    if origin.get("shape") == "dotenv":
+        text = data.decode("utf-8", "replace")
+        for edit in edits:
+            new, old = edit.new.decode(), edit.old.decode()
+            text = (
+                text.replace(new, old, 1)
+                if new in text
+                else text + ("" if text.endswith("\n") or not text else "\n") + old
+            )
+        return text.encode()
+    members = [str(m) for m in origin.get("members", [])]
+    if not exists:
+        return ("{\n  " + ",\n  ".join(members) + "\n}\n").encode()
+    text = data.decode("utf-8", "replace")
+    present = jsonedit.members(text)
+    if present is None:
+        raise UndoRefused(f"{path} is no longer a JSON object; not overwritten")
+    keys = {m.key for m in present}
+    wanted = {m.split('"', 2)[1] for m in members}
+    if keys & wanted and not force:
+        raise UndoRefused(
+            f"{path} holds {', '.join(sorted(keys & wanted))} again (written since the migration); not overwritten"
+        )
+    if keys & wanted:  # --force: only a whole file can be put back as it was
+        if edits and edits[-1].offset == 0 and edits[-1].new == b"":
+            return _reverse(b"", edits)
+        raise UndoRefused(f"{path} holds the same keys again; cannot merge")
+    for member in reversed(members):
+        merged = jsonedit.insert_member(text, member)
+        if merged is None:
+            raise UndoRefused(f"{path} could not be merged into")
+        text = merged
+    return text.encode()
+
+
+def _drop_profile(ctx: AppContext, profile: Profile) -> None:
+    store = ctx.store_for(profile)
+    store.delete(secret_key(profile.name))
+    for copy in known_copies(ctx, profile):
+        with contextlib.suppress(FileNotFoundError):
+            copy.unlink()
+    with editing_metadata(ctx.paths) as meta:
+        meta.remove(profile.name)
+
+
+def settle_undo(ctx: AppContext, journal: Journal) -> list[str]:
+    """A killed undo: if the file was written back, finish dropping the profile."""
+    path = Path(journal.path)
+    remove_stale_temps(path)
+    profile = Profile.from_json(journal.profiles[0]["profile"])
+    current = read_source(path)
+    journal.remove(ctx.paths)
+    if current is not None and sha256(current.data) == journal.source_sha:
+        if profile.name in read_metadata(ctx.paths).profiles:
+            _drop_profile(ctx, profile)
+        return [f"finished an interrupted undo: {path} is back, profile {profile.name!r} removed"]
+    return [f"rolled back an interrupted undo of {path}: profile {profile.name!r} is kept"]
