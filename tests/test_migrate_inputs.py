@@ -315,3 +315,30 @@ def test_kept_backups_go_with_logout(legacy_home: LegacyHome) -> None:
     legacy_home.run("logout", "--all", check=True)
     assert legacy_home.plaintext_left() == []
     assert legacy_home.leftovers() == []
+
+
+def test_logout_removes_a_plaintext_copy_that_came_back(legacy_home: LegacyHome) -> None:
+    # Migrated, then the plaintext returns (Claude Code wrote its file again, or a
+    # backup was restored): logout removes that copy too, and only the secret in it.
+    sub = legacy_home.install(SUB)
+    settings = legacy_home.install("claude-json-api-key.json")
+    legacy_home.run("migrate", check=True)
+    legacy_home.install(SUB)
+    legacy_home.install("claude-json-api-key.json")
+    after_migrate = (VECTORS / "claude-json-api-key.json.after").read_bytes()
+
+    out = legacy_home.run("logout", "--all", check=True)
+
+    assert "plaintext copy" in out.stderr
+    assert not sub.exists()  # only Claude Code's secrets were in it
+    assert settings.read_bytes() == after_migrate  # every setting kept, the key gone
+    assert legacy_home.plaintext_left() == []
+
+
+def test_logout_leaves_a_different_plaintext_secret_alone(legacy_home: LegacyHome) -> None:
+    legacy_home.install("claude-json-api-key.json")
+    legacy_home.run("migrate", check=True)
+    other = legacy_home.install(SUB)  # someone else's login, never migrated here
+    before = other.read_bytes()
+    legacy_home.run("logout", "--all", check=True)
+    assert other.read_bytes() == before

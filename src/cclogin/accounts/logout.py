@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..errors import CcloginError, StoreError
-from ..model import OAuthTokens, Profile, secret_key
+from ..model import Credential, OAuthTokens, Profile, load_credential, secret_key
 from ..store.base import SecretStore
 from .context import AppContext
 from .copies import known_copies
@@ -50,14 +51,17 @@ def logout(
 def _logout_one(ctx: AppContext, profile: Profile, revoke: bool, report: LogoutReport) -> None:
     store = ctx.store_for(profile)
     key = secret_key(profile.name)
+    cred = _stored(store, key)
     if revoke and profile.kind == "oauth":
-        _revoke(ctx, profile, store, report)
+        _revoke(ctx, profile, cred, report)
     if store.delete(key):
         report.removed.append(f"secret of {profile.name!r} from {store.name}")
     for path in known_copies(ctx, profile):
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
             report.removed.append(f"copy {path}")
+    if cred is not None:
+        _remove_plaintext_copies(ctx, profile, cred, report)
     _prove_gone(store, key)
     with editing_metadata(ctx.paths) as meta:
         meta.remove(profile.name)
@@ -65,18 +69,22 @@ def _logout_one(ctx: AppContext, profile: Profile, revoke: bool, report: LogoutR
     report.logged_out.append(profile.name)
 
 
-def _revoke(ctx: AppContext, profile: Profile, store: SecretStore, report: LogoutReport) -> None:
-    from ..model import load_credential
-
-    blob = store.get(secret_key(profile.name))
+def _stored(store: SecretStore, key: str) -> Credential | None:
+    """The credential being logged out, when it can still be read (None otherwise)."""
+    blob = store.get(key)
     if blob is None:
-        return
+        return None
     try:
-        cred = load_credential(blob)
+        return load_credential(blob)
     except CcloginError:
-        report.not_revoked.append(profile.name)
-        return
+        return None  # a damaged entry is still deleted; there is nothing to compare
+
+
+def _revoke(
+    ctx: AppContext, profile: Profile, cred: Credential | None, report: LogoutReport
+) -> None:
     if not isinstance(cred, OAuthTokens):
+        report.not_revoked.append(profile.name)
         return
     from .oauth_login import revoke_profile_tokens
 
@@ -84,6 +92,24 @@ def _revoke(ctx: AppContext, profile: Profile, store: SecretStore, report: Logou
         report.revoked.append(profile.name)
     else:
         report.not_revoked.append(profile.name)
+
+
+def _remove_plaintext_copies(
+    ctx: AppContext, profile: Profile, cred: Credential, report: LogoutReport
+) -> None:
+    """The same secret in a legacy plaintext file (Claude Code wrote it again, a restored
+    backup, the profile's own migration source) goes too, then a re-scan proves it."""
+    from ..migrate.forget import plaintext_copies, remove_copies
+
+    extra = [Path(profile.source)] if profile.source else []
+    for path in remove_copies(ctx, cred, extra):
+        report.removed.append(f"plaintext copy from {path}")
+    left = plaintext_copies(ctx, cred, extra)
+    if left:
+        raise LogoutIncomplete(
+            f"a plaintext copy of the secret is still in {left[0]}",
+            "it changed while logging out; run `cclogin logout` again or remove it by hand",
+        )
 
 
 def _prove_gone(store: SecretStore, key: str) -> None:
