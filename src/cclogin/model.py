@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
-from typing import Any, Literal, NewType
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Literal, NamedTuple, NewType
 
 from .errors import InvalidInput, StoreCorrupt
 from .secret import Secret
@@ -18,6 +19,11 @@ ProfileName = NewType("ProfileName", str)
 CredentialKind = Literal["api_key", "oauth", "claude_token", "claude_login"]
 StorageClass = Literal["keychain", "encrypted-file"]
 CREDENTIAL_VERSION = 1
+_NO_EXTRA: Mapping[str, str] = MappingProxyType({})
+
+# The model is NamedTuples, not frozen dataclasses: as immutable, fully typed, and it
+# keeps `dataclasses` (and the `inspect` it imports, ~6 ms) off the `cclogin token`
+# hot path, which Claude Code calls as its apiKeyHelper all day. Use `._replace()`.
 
 _PROFILE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -36,8 +42,7 @@ def secret_key(name: ProfileName) -> str:
     return f"profile:{name}"
 
 
-@dataclass(frozen=True, repr=False)
-class ApiKey:
+class ApiKey(NamedTuple):
     key: Secret
     kind: Literal["api_key"] = "api_key"
 
@@ -45,8 +50,7 @@ class ApiKey:
         return f"ApiKey({self.key!r})"
 
 
-@dataclass(frozen=True, repr=False)
-class OAuthTokens:
+class OAuthTokens(NamedTuple):
     """Tokens from a (non-Anthropic) OAuth provider; cclogin refreshes these."""
 
     access_token: Secret
@@ -65,8 +69,7 @@ class OAuthTokens:
         return self.expires_at is not None and self.expires_at - seconds <= now
 
 
-@dataclass(frozen=True, repr=False)
-class ClaudeToken:
+class ClaudeToken(NamedTuple):
     """A long-lived token printed by `claude setup-token`; never refreshed by us."""
 
     token: Secret
@@ -76,8 +79,7 @@ class ClaudeToken:
         return f"ClaudeToken({self.token!r})"
 
 
-@dataclass(frozen=True, repr=False)
-class ClaudeLogin:
+class ClaudeLogin(NamedTuple):
     """A migrated Claude subscription login, kept whole and byte for byte.
 
     `raw` is the original `claudeAiOauth` object (and any sibling keys) as JSON text.
@@ -168,8 +170,7 @@ def primary_secret(cred: Credential) -> Secret:
     return cred.access_token
 
 
-@dataclass(frozen=True)
-class Profile:
+class Profile(NamedTuple):
     """The non-secret side of an account. Nothing here is ever secret."""
 
     name: ProfileName
@@ -183,7 +184,7 @@ class Profile:
     expires_at: float | None = None
     needs_login: bool = False
     source: str | None = None  # legacy file this profile was migrated from
-    extra: dict[str, str] = field(default_factory=dict)
+    extra: Mapping[str, str] = _NO_EXTRA
 
     def to_json(self) -> dict[str, Any]:
         return {

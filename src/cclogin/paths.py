@@ -6,14 +6,13 @@ Only this module imports platformdirs (lazily: the `token` hot path reads paths 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 APP = "cclogin"
 
 
-@dataclass(frozen=True)
-class Paths:
+class Paths(NamedTuple):
     config_dir: Path  # metadata.json, config.toml
     data_dir: Path  # encrypted store, keychain index
     state_dir: Path  # journals, logs, locks

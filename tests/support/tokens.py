@@ -10,7 +10,7 @@ from .cli import World
 
 _EXPIRE_SOON = textwrap.dedent(
     """
-    import dataclasses, os, sys, time
+    import os, sys, time
     from cclogin.accounts.context import AppContext
     from cclogin.accounts.credentials import read_credential, write_credential
     from cclogin.accounts.token import resolve_profile
@@ -19,7 +19,7 @@ _EXPIRE_SOON = textwrap.dedent(
     profile = resolve_profile(ctx, sys.argv[1])
     cred = read_credential(ctx, profile)
     expires = time.time() + float(sys.argv[2])
-    write_credential(ctx, profile, dataclasses.replace(cred, expires_at=expires))
+    write_credential(ctx, profile, cred._replace(expires_at=expires))
     """
 )
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 
 from ..model import Profile
 from ..paths import Paths, get_paths
@@ -19,14 +18,25 @@ def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-@dataclass
 class AppContext:
-    paths: Paths
-    environ: Mapping[str, str]
-    backend_flag: str | None = None
-    interactive: bool = False
-    notify: Callable[[str], None] = _stderr  # human-facing notes, on stderr
-    _stores: dict[str, SecretStore] = field(default_factory=dict, repr=False)
+    # A plain class: `dataclasses` stays off the token hot path (see model.py).
+    def __init__(
+        self,
+        paths: Paths,
+        environ: Mapping[str, str],
+        backend_flag: str | None = None,
+        interactive: bool = False,
+        notify: Callable[[str], None] = _stderr,  # human-facing notes, on stderr
+    ) -> None:
+        self.paths = paths
+        self.environ = environ
+        self.backend_flag = backend_flag
+        self.interactive = interactive
+        self.notify = notify
+        self._stores: dict[str, SecretStore] = {}
+
+    def __repr__(self) -> str:  # the environment may hold secrets: never shown
+        return f"AppContext(home={self.paths.config_dir.parent}, backend={self.backend_flag})"
 
     @classmethod
     def from_environment(cls, backend_flag: str | None = None) -> AppContext:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import MetadataCorrupt, ProfileNotFound
@@ -22,11 +21,20 @@ SCHEMA_VERSION = 1
 MAX_METADATA_BYTES = 4 << 20
 
 
-@dataclass
 class Metadata:
-    profiles: dict[str, Profile] = field(default_factory=dict)
-    active: str | None = None
-    schema: int = SCHEMA_VERSION
+    # A plain class: `dataclasses` stays off the token hot path (see model.py).
+    def __init__(
+        self,
+        profiles: dict[str, Profile] | None = None,
+        active: str | None = None,
+        schema: int = SCHEMA_VERSION,
+    ) -> None:
+        self.profiles: dict[str, Profile] = {} if profiles is None else profiles
+        self.active = active
+        self.schema = schema
+
+    def __repr__(self) -> str:
+        return f"Metadata(profiles={sorted(self.profiles)}, active={self.active!r})"
 
     def get(self, name: str) -> Profile:
         try:
@@ -47,7 +55,7 @@ class Metadata:
         return removed
 
     def mark(self, name: str, **changes: Any) -> Profile:
-        updated = replace(self.get(name), **changes)
+        updated = self.get(name)._replace(**changes)
         self.put(updated)
         return updated
 

@@ -8,7 +8,7 @@ Keep imports here lean: `cclogin token` runs many times a minute.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..errors import NeedsRelogin
 from ..model import ClaudeLogin, Credential, OAuthTokens, Profile, primary_secret
@@ -28,8 +28,7 @@ VARIABLE_BY_KIND = {
 }
 
 
-@dataclass(frozen=True)
-class Resolved:
+class Resolved(NamedTuple):
     secret: Secret
     variable: str  # the environment variable this secret belongs in
     profile: Profile | None  # None when the secret came from the environment

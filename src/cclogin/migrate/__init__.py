@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 
 def settle_leftovers(ctx: AppContext) -> None:
-    from .journal import has_leftovers
+    from .pending import has_leftovers
 
     if has_leftovers(ctx.paths):
         from .recover import recover_if_pending

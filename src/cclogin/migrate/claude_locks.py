@@ -20,8 +20,8 @@ from ..errors import CcloginError
 from ..fsio import atomic_write
 from ..paths import Paths
 from .crash import crash_point
-from .journal import LOCKS_RECORD
 from .locations import claude_lock_dirs
+from .pending import LOCKS_RECORD
 
 WAIT_ENV = "CCLOGIN_CLAUDE_LOCK_WAIT"
 DEFAULT_WAIT = 10.0  # seconds; Claude Code holds these for one token refresh

@@ -19,9 +19,7 @@ from typing import Any
 from ..errors import CcloginError
 from ..fsio import atomic_write, ensure_private_dir, file_lock
 from ..paths import Paths
-
-JOURNAL_SUFFIX = ".journal.json"
-LOCKS_RECORD = "claude-locks.json"
+from .pending import JOURNAL_SUFFIX
 
 
 @dataclass
@@ -68,16 +66,6 @@ def journal_files(paths: Paths) -> list[Path]:
     except FileNotFoundError:
         return []
     return [paths.journal_dir / n for n in names if n.endswith(JOURNAL_SUFFIX)]
-
-
-def has_leftovers(paths: Paths) -> bool:
-    """Cheap enough for `cclogin token`: one listdir of a folder that is usually absent."""
-    try:
-        return any(
-            n.endswith(JOURNAL_SUFFIX) or n == LOCKS_RECORD for n in os.listdir(paths.journal_dir)
-        )
-    except OSError:
-        return False
 
 
 @contextlib.contextmanager

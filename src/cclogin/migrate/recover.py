@@ -23,7 +23,8 @@ from ..model import Profile, secret_key
 from .claude_locks import claude_locks, release_leftover_locks
 from .crash import crash_point
 from .files import Read, read_source, remove_file, remove_stale_temps, replace_file, sha256
-from .journal import Journal, has_leftovers, journal_files, migrate_lock, try_migrate_lock
+from .journal import Journal, journal_files, migrate_lock, try_migrate_lock
+from .pending import has_leftovers
 
 Notify = Callable[[str], None]
 

@@ -7,8 +7,7 @@ that writes plaintext can ever be selected for writing.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from ..errors import InvalidInput
 from ..model import StorageClass
@@ -26,8 +25,7 @@ def validate_key(key: str) -> str:
     return key
 
 
-@dataclass(frozen=True)
-class StoreInfo:
+class StoreInfo(NamedTuple):
     """What `backends`, `status` and `doctor` say about a backend."""
 
     name: str  # stable id: secret-service, macos-keychain, ..., encrypted-file

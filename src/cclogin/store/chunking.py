@@ -23,11 +23,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 import re
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from ..errors import StoreCorrupt, StoreError, ValueTooLarge
 
@@ -49,8 +46,7 @@ class TextSlots(Protocol):
     def remove(self, name: str) -> bool: ...
 
 
-@dataclass(frozen=True)
-class Layout:
+class Layout(NamedTuple):
     """What the key's own entry says about where the value lives."""
 
     chunks: int  # 0: the value is inline in the key's entry
@@ -75,6 +71,10 @@ def decode(text: str) -> bytes:
 
 
 def digest(value: bytes) -> str:
+    # hashlib/hmac are imported where used: single-entry reads (the `cclogin token`
+    # hot path) need neither, and they cost ~2.5 ms to import.
+    import hashlib
+
     return hashlib.sha256(value).hexdigest()
 
 
@@ -115,6 +115,8 @@ def read_value(slots: TextSlots, key: str) -> bytes | None:
             raise StoreCorrupt(f"chunk {i + 1} of {parsed.chunks} of {key!r} is missing")
         parts.append(part)
     value = decode("".join(parts))
+    import hmac
+
     if not hmac.compare_digest(digest(value), parsed.digest):
         raise StoreCorrupt(f"the chunks of {key!r} do not match their digest")
     return value
@@ -155,6 +157,8 @@ def write_value(slots: TextSlots, key: str, value: bytes, entry_chars: int) -> b
     if len(value) > MAX_VALUE_BYTES:
         raise ValueTooLarge(f"the value is {len(value)} bytes; at most {MAX_VALUE_BYTES}")
     old_value, old_layout = _current_layout(slots, key)
+    import hmac
+
     if old_value is not None and hmac.compare_digest(old_value, value):
         return False
     text = encode(value)

@@ -17,8 +17,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from ..errors import (
     CcloginError,
@@ -39,8 +38,7 @@ T = TypeVar("T")
 SERVICE = "cclogin"
 
 
-@dataclass(frozen=True)
-class BackendSpec:
+class BackendSpec(NamedTuple):
     module: str
     cls: str
     description: str

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..errors import CcloginError, StoreError, StoreUnavailable, UsageError
 from ..paths import Paths
@@ -26,8 +26,7 @@ DEFAULT_TIMEOUT = 5.0  # no TTY: nobody can type an unlock password anyway
 INTERACTIVE_TIMEOUT = 60.0  # a TTY: long enough to type one (cli/cli #11005)
 
 
-@dataclass(frozen=True)
-class Selection:
+class Selection(NamedTuple):
     store: SecretStore
     source: str  # "--backend", "CCLOGIN_BACKEND", "config", "probe", "fallback"
     notice: str | None = None  # printed on stderr when not None
