@@ -132,7 +132,9 @@ def test_core_modules_import_only_core() -> None:
 
 # --- the fast path, for real ----------------------------------------------------------------
 
-HEAVY = ("click", "keyring", "secretstorage", "cryptography", "httpx", "platformdirs")
+HEAVY = ("click", "keyring", "secretstorage", "cryptography", "httpx", "platformdirs",
+         # ~6 ms and ~2.5 ms of imports on every apiKeyHelper call (benchmarks/):
+         "dataclasses", "inspect", "hashlib", "traceback")
 
 
 @pytest.fixture
