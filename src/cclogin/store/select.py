@@ -186,5 +186,6 @@ def _probe_info(store: SecretStore) -> StoreInfo:
     try:
         probe()
     except CcloginError as exc:
-        return StoreInfo(info.name, info.storage_class, info.description, False, exc.message)
+        reason = exc.message.removeprefix(f"{info.name}: ")  # listed under its name anyway
+        return StoreInfo(info.name, info.storage_class, info.description, False, reason)
     return StoreInfo(info.name, info.storage_class, info.description, True, None)
