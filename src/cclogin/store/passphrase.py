@@ -151,7 +151,12 @@ class PromptSource:
         self._reader = reader or getpass.getpass
 
     def get(self, *, confirm: bool) -> Secret:
-        first = self._ask("cclogin: passphrase for the encrypted store: ")
+        # confirm=True means a new passphrase is being chosen (a new store, or a change).
+        first = self._ask(
+            "cclogin: choose a passphrase for the encrypted store: "
+            if confirm
+            else "cclogin: passphrase for the encrypted store: "
+        )
         if not first:
             raise InvalidInput("an empty passphrase is not allowed", "type a passphrase")
         if confirm:
