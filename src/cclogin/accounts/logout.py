@@ -40,7 +40,8 @@ def logout(
         try:
             _logout_one(ctx, profile, revoke, report)
         except CcloginError as exc:
-            failures.append(f"{profile.name} ({profile.backend}: {exc.message})")
+            where = exc.message.removeprefix(f"{profile.backend}: ")
+            failures.append(f"{profile.name} ({profile.backend}: {where})")
     if everything:
         _wipe_orphans(ctx, {p.backend for p in targets}, report, failures)
     if failures:
