@@ -14,6 +14,10 @@ from ..paths import Paths, get_paths
 from ..store.base import SecretStore
 
 
+def _quiet(line: str) -> None:
+    pass
+
+
 def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
@@ -33,6 +37,8 @@ class AppContext:
         self.backend_flag = backend_flag
         self.interactive = interactive
         self.notify = notify
+        # `--verbose` explains what happens through this; never with a secret in it.
+        self.debug: Callable[[str], None] = _quiet
         self._stores: dict[str, SecretStore] = {}
 
     def __repr__(self) -> str:  # the environment may hold secrets: never shown
@@ -59,6 +65,7 @@ class AppContext:
             from ..store.select import open_backend
 
             store = open_backend(name, self.paths, self.environ)
+            self.debug(f"opened backend {name}: {store.describe().description}")
             self._stores[name] = store
         return store
 
@@ -70,6 +77,7 @@ class AppContext:
         from ..store.select import select_store
 
         selection = select_store(self.paths, self.environ, self.backend_flag)
+        self.debug(f"selected backend {selection.store.name} (by {selection.source})")
         if selection.notice:
             self.notify(f"cclogin: notice: {selection.notice}")
         self._stores.setdefault(selection.store.name, selection.store)

@@ -52,6 +52,7 @@ def logout(
 def _logout_one(ctx: AppContext, profile: Profile, revoke: bool, report: LogoutReport) -> None:
     store = ctx.store_for(profile)
     key = secret_key(profile.name)
+    ctx.debug(f"logging out {profile.name!r} from {store.name}")
     cred = _stored(store, key)
     if revoke and profile.kind == "oauth":
         _revoke(ctx, profile, cred, report)

@@ -45,6 +45,7 @@ def fresh_tokens(ctx: AppContext, profile: Profile) -> OAuthTokens:
         if not isinstance(stored, OAuthTokens):
             raise NeedsRelogin(f"profile {profile.name!r} holds no provider tokens")
         if not _expiring(stored, time.time()):
+            ctx.debug("another process refreshed meanwhile; using its token")
             return stored  # another process refreshed while we waited for the lock
         provider = from_extra(current.extra)
         try:
@@ -68,6 +69,7 @@ def fresh_tokens(ctx: AppContext, profile: Profile) -> OAuthTokens:
                 )
                 return stored
             raise
+        ctx.debug(f"refreshed at {provider.token_endpoint}; storing the new tokens")
         write_credential(ctx, current, new)
         with editing_metadata(ctx.paths) as meta:
             meta.mark(current.name, expires_at=new.expires_at, needs_login=False)

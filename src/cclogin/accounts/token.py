@@ -57,6 +57,7 @@ def resolve_secret(ctx: AppContext, explicit: str | None) -> Resolved:
                 f"cclogin: note: {ENV_OVERRIDE} is set in the environment and wins over "
                 "the stored profile; unset it to use the profile"
             )
+        ctx.debug(f"using {ENV_OVERRIDE} from the environment (it wins over profiles)")
         return Resolved(override, ENV_OVERRIDE, None)
     return resolve_stored(ctx, explicit)
 
@@ -64,6 +65,8 @@ def resolve_secret(ctx: AppContext, explicit: str | None) -> Resolved:
 def resolve_stored(ctx: AppContext, explicit: str | None) -> Resolved:
     """The stored profile's secret, ignoring the environment override."""
     profile = resolve_profile(ctx, explicit)
+    how = "--profile" if explicit else "CCLOGIN_PROFILE" if ctx.profile_env() else "active"
+    ctx.debug(f"profile {profile.name!r} ({how}): {profile.kind} in {profile.backend}")
     cred = usable_credential(ctx, profile)
     return Resolved(primary_secret(cred), VARIABLE_BY_KIND[profile.kind], profile, profile.base_url)
 
@@ -87,5 +90,6 @@ def usable_credential(ctx: AppContext, profile: Profile) -> Credential:
     if isinstance(cred, OAuthTokens) and cred.expires_within(REFRESH_MARGIN, now):
         from .refresh import fresh_tokens
 
+        ctx.debug(f"the access token of {profile.name!r} expires within a minute: refreshing")
         cred = fresh_tokens(ctx, profile)
     return cred

@@ -6,7 +6,7 @@ import click
 
 from .. import __version__
 from ..accounts.context import AppContext
-from .output import note, report_error, set_verbose
+from .output import debug, note, report_error, set_verbose
 
 PROFILE_HELP = (
     "profile to use for this command only (default: CCLOGIN_PROFILE, then the active one)"
@@ -32,6 +32,8 @@ def cli(ctx: click.Context, verbose: bool, backend: str | None) -> None:
     set_verbose(verbose)
     app = AppContext.from_environment(backend_flag=backend)
     app.notify = note
+    if verbose:
+        app.debug = debug
     ctx.obj = app
     from ..migrate import settle_leftovers  # a killed `migrate` is finished or undone first
 
@@ -67,10 +69,29 @@ def register() -> None:
         cli.add_command(module.command)
 
 
+def hoist_verbose(args: list[str]) -> list[str]:
+    """`cclogin status -v` means `cclogin -v status`, as people type it.
+
+    Not for `exec`, whose arguments after the command belong to the command, and
+    never past `--`.
+    """
+    commands = [a for a in args if not a.startswith("-")]
+    if commands[:1] == ["exec"]:
+        return args
+    front: list[str] = []
+    rest: list[str] = []
+    for i, arg in enumerate(args):
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        (front if arg in ("-v", "--verbose") else rest).append(arg)
+    return front + rest
+
+
 def run_app(args: list[str]) -> int:
     register()
     try:
-        result = cli.main(args=args, prog_name="cclogin", standalone_mode=False)
+        result = cli.main(args=hoist_verbose(args), prog_name="cclogin", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:
