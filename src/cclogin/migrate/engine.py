@@ -233,6 +233,11 @@ def _attempt_file(
             meta.put(profile)
             if meta.active is None:
                 meta.active = profile.name
+    for _t, profile, _b in targets.values():
+        old = existing.get(profile.name)
+        if old is not None and old.backend != profile.backend:
+            # --force moved the profile to another backend: no copy stays in the old one.
+            ctx.store_for(old).delete(secret_key(old.name))
     crash_point("profile-written")
     backup = Path(str(journal.backup))
     atomic_write(backup, plan.read.data)
