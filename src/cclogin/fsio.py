@@ -48,7 +48,8 @@ def ensure_private_dir(path: Path) -> None:
             os.chmod(path, 0o700)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a rename in `path` durable (POSIX; Windows has no directory handles)."""
     if not POSIX:
         return
     fd = os.open(path, os.O_RDONLY | _CLOEXEC)
@@ -58,16 +59,31 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Replace `path` with `data` atomically and durably; no partial file on failure."""
-    ensure_private_dir(path.parent)
-    # os.urandom, not `secrets`: that module costs ~4 ms of imports on the token path.
-    tmp = path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
+TEMP_SUFFIX = ".cclogin-tmp"
+
+
+def temp_name(path: Path) -> Path:
+    """Where `atomic_write` stages `path`; a killed writer can leave one behind.
+
+    os.urandom, not `secrets`: that module costs ~4 ms of imports on the token path.
+    """
+    return path.with_name(f".{path.name}.{os.urandom(6).hex()}{TEMP_SUFFIX}")
+
+
+def atomic_write(path: Path, data: bytes, mode: int = 0o600, *, private_dir: bool = True) -> None:
+    """Replace `path` with `data` atomically and durably; no partial file on failure.
+
+    `private_dir=False` is for files that are not ours (Claude Code's, a user's `.env`):
+    their folder's mode is left alone.
+    """
+    if private_dir:
+        ensure_private_dir(path.parent)
+    tmp = temp_name(path)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _BINARY | _CLOEXEC
     try:
         fd = os.open(tmp, flags, mode)
     except OSError as exc:
-        raise _write_error(path, exc) from None
+        raise write_error(path, exc) from None
     try:
         try:
             view = memoryview(data)
@@ -82,21 +98,23 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        raise _write_error(path, exc) from None
+        raise write_error(path, exc) from None
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _fsync_dir(path.parent)
+    with contextlib.suppress(OSError):  # the data is in place; durability is best effort
+        fsync_dir(path.parent)
 
 
-def _write_error(path: Path, exc: OSError) -> CcloginError:
+def write_error(path: Path, exc: OSError) -> CcloginError:
+    """One line for a failed write; the file it would have replaced is unchanged."""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return DiskFull(f"no space left to write {path}")
+        return DiskFull(f"no space left to write {path}; the file was not changed")
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return CcloginError(
-            f"cannot write {path}: permission denied",
-            "check that the folder is writable by you",
+            f"cannot write {path}: the folder is read-only or not writable by you",
+            f"make {path.parent} writable and try again",
         )
     return CcloginError(f"cannot write {path}: {exc.strerror or exc}")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ..fsio import TEMP_SUFFIX
 from ..model import Profile
 from .context import AppContext
 
@@ -21,5 +22,5 @@ def known_copies(ctx: AppContext, profile: Profile) -> list[Path]:
         return []
     name = re.escape(profile.name)
     backup = re.compile(rf"^{name}(?:\.[0-9a-f]{{12}}\.bak)?$")
-    temp = re.compile(rf"^\.{name}\.[0-9a-f]{{12}}\.bak\.[0-9a-f]+\.tmp$")  # fsio.atomic_write's
+    temp = re.compile(rf"^\.{name}\.[0-9a-f]{{12}}\.bak\.[0-9a-f]+{re.escape(TEMP_SUFFIX)}$")
     return sorted(p for p in backup_dir.iterdir() if backup.match(p.name) or temp.match(p.name))

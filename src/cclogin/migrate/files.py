@@ -11,13 +11,12 @@ import contextlib
 import errno
 import hashlib
 import os
-import secrets
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import CcloginError, UnsafeFile
-from ..fsio import DiskFull
+from ..fsio import TEMP_SUFFIX, atomic_write, fsync_dir, write_error
 
 MAX_SOURCE_BYTES = 16 << 20  # ~/.claude.json grows with project history; credentials don't
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -87,26 +86,8 @@ def read_source(path: Path, max_size: int = MAX_SOURCE_BYTES) -> Read | None:
 
 
 def replace_file(path: Path, data: bytes, mode: int) -> None:
-    """Atomically and durably replace `path` (temp in the same folder, fsync, rename)."""
-    tmp = temp_name(path)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _BINARY | _CLOEXEC
-    try:
-        fd = os.open(tmp, flags, mode & 0o777)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        if os.name == "posix":
-            os.chmod(tmp, mode & 0o777)
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise write_error(path, exc) from None
-    fsync_dir(path.parent)
+    """Atomically and durably replace a file that is not ours, keeping its mode."""
+    atomic_write(path, data, mode & 0o777, private_dir=False)
 
 
 def remove_file(path: Path) -> None:
@@ -116,17 +97,14 @@ def remove_file(path: Path) -> None:
         return
     except OSError as exc:
         raise write_error(path, exc) from None
-    fsync_dir(path.parent)
-
-
-def temp_name(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{secrets.token_hex(6)}.cclogin-tmp")
+    with contextlib.suppress(OSError):
+        fsync_dir(path.parent)
 
 
 def remove_stale_temps(path: Path) -> list[Path]:
     """Temp files a killed `replace_file` left beside `path` (they may hold plaintext)."""
     removed: list[Path] = []
-    prefix, suffix = f".{path.name}.", ".cclogin-tmp"
+    prefix, suffix = f".{path.name}.", TEMP_SUFFIX
     with contextlib.suppress(OSError):
         for entry in os.scandir(path.parent):
             if entry.name.startswith(prefix) and entry.name.endswith(suffix):
@@ -134,25 +112,3 @@ def remove_stale_temps(path: Path) -> list[Path]:
                     os.unlink(entry.path)
                     removed.append(Path(entry.path))
     return removed
-
-
-def fsync_dir(path: Path) -> None:
-    if os.name != "posix":
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY | _CLOEXEC)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def write_error(path: Path, exc: OSError) -> CcloginError:
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return DiskFull(f"no space left to write {path}; the file was not changed")
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return CcloginError(
-            f"cannot change {path}: the folder is read-only or not writable by you",
-            f"make {path.parent} writable and run `cclogin migrate` again",
-        )
-    return CcloginError(f"cannot change {path}: {exc.strerror or exc}")

@@ -18,7 +18,7 @@ from pathlib import Path
 from ..accounts.context import AppContext
 from ..accounts.profiles import editing_metadata, read_metadata
 from ..errors import CcloginError
-from ..fsio import read_private
+from ..fsio import TEMP_SUFFIX, read_private
 from ..model import Profile, secret_key
 from .claude_locks import claude_locks, release_leftover_locks
 from .crash import crash_point
@@ -197,7 +197,7 @@ def _remove_backup_temps(ctx: AppContext) -> None:
     for folder in (ctx.paths.backup_dir, ctx.paths.journal_dir):
         with contextlib.suppress(OSError):
             for entry in os.scandir(folder):
-                if entry.name.startswith(".") and entry.name.endswith(".tmp"):
+                if entry.name.startswith(".") and entry.name.endswith(TEMP_SUFFIX):
                     _unlink(Path(entry.path))
 
 
