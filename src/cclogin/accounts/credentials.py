@@ -20,6 +20,33 @@ from .context import AppContext
 from .profiles import editing_metadata, looks_like_key, read_metadata
 
 
+def ensure_replaceable(
+    ctx: AppContext,
+    name: str,
+    force: bool,
+    confirm_replace: Callable[[Profile], bool] | None,
+) -> ProfileName:
+    """The validated profile name, if a new secret may be stored under it.
+
+    Logins that cost the user something (a browser sign-in) call this before they start.
+    """
+    if looks_like_key(name):
+        # It would be written in plaintext to the metadata file and the keychain index.
+        raise InvalidInput(
+            "the profile name looks like a key (sk-ant-...); it was not stored",
+            "pass the key on stdin and a name with --profile, e.g. --profile work",
+        )
+    pname = profile_name(name)
+    existing = read_metadata(ctx.paths).profiles.get(pname)
+    if (
+        existing is not None
+        and not force
+        and (confirm_replace is None or not confirm_replace(existing))
+    ):
+        raise ProfileExists(f"profile {pname!r} exists already")
+    return pname
+
+
 def save_credential(
     ctx: AppContext,
     name: str,
@@ -41,20 +68,7 @@ def save_credential(
     An existing profile is replaced only with `force` or when `confirm_replace` agrees.
     If the new secret lands in another backend, the old copy is deleted afterwards.
     """
-    if looks_like_key(name):
-        # It would be written in plaintext to the metadata file and the keychain index.
-        raise InvalidInput(
-            "the profile name looks like a key (sk-ant-...); it was not stored",
-            "pass the key on stdin and a name with --profile, e.g. --profile work",
-        )
-    pname: ProfileName = profile_name(name)
-    existing = read_metadata(ctx.paths).profiles.get(pname)
-    if (
-        existing is not None
-        and not force
-        and (confirm_replace is None or not confirm_replace(existing))
-    ):
-        raise ProfileExists(f"profile {pname!r} exists already")
+    pname = ensure_replaceable(ctx, name, force, confirm_replace)
     target = store or ctx.select_store()
     blob = dump_credential(cred)
     target.set(secret_key(pname), blob)  # verified by the store before it returns

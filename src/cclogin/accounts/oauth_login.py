@@ -12,10 +12,10 @@ import json
 from collections.abc import Callable
 from dataclasses import replace
 
-from ..errors import ProfileExists, UsageError
-from ..model import Credential, OAuthTokens, Profile, profile_name
+from ..errors import UsageError
+from ..model import Credential, OAuthTokens, Profile
 from .context import AppContext
-from .profiles import read_metadata
+from .credentials import ensure_replaceable
 
 
 def revoke_profile_tokens(ctx: AppContext, profile: Profile, cred: Credential) -> bool:
@@ -33,16 +33,6 @@ def revoke_profile_tokens(ctx: AppContext, profile: Profile, cred: Credential) -
     return revoke(provider, cred)
 
 
-def _check_replace(ctx: AppContext, name: str, force: bool,
-                   confirm_replace: Callable[[Profile], bool] | None) -> None:
-    """Refuse before the user spends a browser sign-in on a profile we won't replace."""
-    existing = read_metadata(ctx.paths).profiles.get(profile_name(name))
-    if existing is not None and not force and (
-        confirm_replace is None or not confirm_replace(existing)
-    ):
-        raise ProfileExists(f"profile {name!r} exists already")
-
-
 def login_with_claude(
     ctx: AppContext,
     name: str,
@@ -54,7 +44,7 @@ def login_with_claude(
     from ..claude_setup import run_setup_token
     from .login import login_claude_token
 
-    _check_replace(ctx, name, force, confirm_replace)
+    ensure_replaceable(ctx, name, force, confirm_replace)
     token = run_setup_token(environ=ctx.environ)
     return login_claude_token(ctx, name, token.reveal(), force=True, switch=switch)
 
@@ -95,7 +85,7 @@ def login_with_provider(
     from ..oauth.provider import discover, load_provider, to_extra
     from .credentials import save_credential
 
-    _check_replace(ctx, name, force, confirm_replace)
+    ensure_replaceable(ctx, name, force, confirm_replace)
     scopes = tuple(scope.split()) if scope else None
     if provider:
         p = load_provider(provider, load_config(ctx.paths, ctx.environ))
