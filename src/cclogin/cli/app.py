@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import click
 
 from .. import __version__
@@ -88,14 +90,27 @@ def hoist_verbose(args: list[str]) -> list[str]:
     return front + rest
 
 
+# A key pasted where an argument goes must not be echoed back by click's messages
+# ("Got unexpected extra argument (sk-ant-...)"): keys, and anything token-shaped.
+_SECRET_SHAPED = re.compile(r"sk-ant-[A-Za-z0-9_-]*|[A-Za-z0-9_\-.~+/=]{32,}")
+
+
+def hide_secrets(message: str) -> str:
+    return _SECRET_SHAPED.sub("(hidden)", message)
+
+
 def run_app(args: list[str]) -> int:
     register()
+    if not args:
+        args = ["--help"]  # like gh and git: a bare command shows what it can do
     try:
         result = cli.main(args=hoist_verbose(args), prog_name="cclogin", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        ctx = getattr(exc, "ctx", None)
+        note(f"cclogin: error: {hide_secrets(exc.format_message())}")
+        note(f"cclogin: hint: see `{ctx.command_path if ctx else 'cclogin'} --help`")
         return exc.exit_code
     except click.exceptions.Abort:
         note("cclogin: error: aborted")

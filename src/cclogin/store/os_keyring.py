@@ -90,6 +90,15 @@ def platform_backend_names(platform: str | None = None) -> list[str]:
 # --- the store -------------------------------------------------------------------------
 
 
+def _causes(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 4:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
 class _KeyringSlots:
     """chunking.TextSlots over one keyring backend instance, errors mapped."""
 
@@ -122,7 +131,10 @@ class _KeyringSlots:
             raise
         except Exception as exc:
             mapped = map_keyring_error(exc, self._where)
-            raise (mapped or StoreError(f"{self._where}: the write failed")) from None
+            if mapped is None:  # "no such object" while writing: say what the keychain said
+                names = " <- ".join(type(e).__name__ for e in _causes(exc))
+                mapped = StoreError(f"{self._where}: the write failed ({names})")
+            raise mapped from None
 
     def remove(self, name: str) -> bool:
         def delete() -> bool:
