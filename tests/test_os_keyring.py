@@ -318,3 +318,37 @@ def test_repr_and_describe_name_the_backend(
     assert store.describe().name == "windows-credential-manager"
     assert store.describe().storage_class == "keychain"
     assert "windows-credential-manager" in repr(store)
+
+
+def test_a_transient_no_such_object_on_write_is_retried_once(
+    win_store: tuple[OsKeyringStore, FakeWinVault],
+) -> None:
+    # gnome-keyring now and then answers CreateItem with "no such object" when many
+    # clients write at once; secretstorage turns that into ItemNotFoundException.
+    store, fake = win_store
+    real_set = fake.set_password
+    failures = iter([_exc("ItemNotFoundException")])
+
+    def flaky(service: str, username: str, password: str) -> None:
+        err = next(failures, None)
+        if err is not None:
+            raise err
+        real_set(service, username, password)
+
+    fake.set_password = flaky  # type: ignore[method-assign]
+    store.set("profile:a", b"sk-test-retry")
+    assert store.get("profile:a") == b"sk-test-retry"
+
+
+def test_a_write_that_keeps_failing_names_what_the_keychain_said(
+    win_store: tuple[OsKeyringStore, FakeWinVault],
+) -> None:
+    store, fake = win_store
+
+    def missing(service: str, username: str, password: str) -> None:
+        raise _exc("ItemNotFoundException")
+
+    fake.set_password = missing  # type: ignore[method-assign]
+    with pytest.raises(StoreError, match=r"the write failed \(ItemNotFoundException\)"):
+        store.set("profile:a", b"sk-test-retry")
+    assert store.keys() == []

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import time
 from collections.abc import Callable
 from typing import Any, NamedTuple, TypeVar
 
@@ -122,19 +123,22 @@ class _KeyringSlots:
         return text if isinstance(text, str) else None
 
     def write(self, name: str, text: str) -> None:
-        def write() -> None:
-            self._backend.set_password(SERVICE, name, text)
-
-        try:
-            write()
-        except CcloginError:
-            raise
-        except Exception as exc:
-            mapped = map_keyring_error(exc, self._where)
-            if mapped is None:  # "no such object" while writing: say what the keychain said
-                names = " <- ".join(type(e).__name__ for e in _causes(exc))
-                mapped = StoreError(f"{self._where}: the write failed ({names})")
-            raise mapped from None
+        for attempt in (1, 2):
+            try:
+                self._backend.set_password(SERVICE, name, text)
+                return
+            except CcloginError:
+                raise
+            except Exception as exc:
+                mapped = map_keyring_error(exc, self._where)
+                if mapped is not None:
+                    raise mapped from None
+                if attempt == 2:
+                    names = " <- ".join(type(e).__name__ for e in _causes(exc))
+                    raise StoreError(f"{self._where}: the write failed ({names})") from None
+                # "No such object" while *creating* an item: gnome-keyring answers this
+                # now and then when many clients write at once. Once more, then give up.
+                time.sleep(0.05)
 
     def remove(self, name: str) -> bool:
         def delete() -> bool:
