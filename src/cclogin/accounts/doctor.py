@@ -27,12 +27,35 @@ class Finding:
 
 def doctor(ctx: AppContext) -> list[Finding]:
     findings: list[Finding] = []
-    for check in (_backends, _files, _profiles_and_orphans, _plaintext, _environment):
+    for check in (_config, _backends, _files, _profiles_and_orphans, _plaintext, _environment):
         try:
             findings += check(ctx)
         except CcloginError as exc:
             findings.append(Finding(check.__name__.strip("_"), "fail", exc.message, exc.hint))
     return findings
+
+
+def _config(ctx: AppContext) -> list[Finding]:
+    """Where cclogin keeps things, and whether its config files parse."""
+    from ..config import load_config
+
+    paths = ctx.paths
+    out = [
+        Finding(
+            "config",
+            "info",
+            f"config {paths.config_dir}, data {paths.data_dir}, "
+            f"state {paths.state_dir} (CCLOGIN_HOME moves them all)",
+        )
+    ]
+    providers = load_config(paths, ctx.environ).get("providers") or {}
+    sources = [str(paths.config_file)] if paths.config_file.exists() else []
+    if ctx.environ.get("CCLOGIN_PROVIDERS_FILE"):
+        sources.append(ctx.environ["CCLOGIN_PROVIDERS_FILE"])
+    where = ", ".join(sources) or f"none yet ({paths.config_file})"
+    names = ", ".join(sorted(providers)) if isinstance(providers, dict) else ""
+    out.append(Finding("config", "ok", f"config files: {where}; providers: {names or 'none'}"))
+    return out
 
 
 def _backends(ctx: AppContext) -> list[Finding]:
