@@ -85,7 +85,8 @@ def test_keyring_property_env_cannot_redirect_our_items(
     monkeypatch.setenv("KEYRING_PROPERTY_SCHEME", "KeePassXC")
     cls = os_keyring.load_backend_class("secret-service")
     backend = os_keyring._instantiate(cls)
-    assert not hasattr(backend, "preferred_collection")
+    # Always the default collection, by its alias: never elsewhere, never a new one.
+    assert backend.preferred_collection == os_keyring.DEFAULT_COLLECTION_ALIAS
     assert backend._query("cclogin", "k") == {"service": "cclogin", "username": "k"}
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -173,3 +174,36 @@ def test_a_frozen_daemon_times_out_and_the_process_exits(
         with pytest.raises(StoreTimeout):
             _store(timeout=1.0).probe()
     assert _store().get("profile:a") in (SECRET, b"sk-test-new")
+
+
+def test_no_default_collection_is_unavailable_and_none_is_created(
+    secret_service: SecretServiceDaemon,
+) -> None:
+    # keyring's own fallback would create a collection, which prompts for a password
+    # that nobody can type over SSH or headless; cclogin says "unavailable" instead.
+    login = secret_service._default_collection_path()
+    secret_service._call(login, "org.freedesktop.Secret.Collection", "Delete", "", ())
+    assert secret_service._default_collection_path() == "/"
+    (before,) = secret_service._call("/org/freedesktop/secrets",
+                                     "org.freedesktop.DBus.Properties", "Get", "ss",
+                                     ("org.freedesktop.Secret.Service", "Collections"))
+    monitor = subprocess.Popen(
+        ["dbus-monitor", "--address", secret_service.env["DBUS_SESSION_BUS_ADDRESS"],
+         "type='method_call',member='CreateCollection'"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        time.sleep(0.3)  # let the monitor attach (setup, not a measurement)
+        with pytest.raises(StoreUnavailable):
+            _store(timeout=10).probe()
+        with pytest.raises(StoreUnavailable):
+            _store(timeout=10).set("profile:x", b"sk-test-nocoll")
+        time.sleep(0.3)
+    finally:
+        monitor.terminate()
+        seen, _ = monitor.communicate(timeout=10)
+    assert "CreateCollection" not in seen  # not even asked for
+    (after,) = secret_service._call("/org/freedesktop/secrets",
+                                    "org.freedesktop.DBus.Properties", "Get", "ss",
+                                    ("org.freedesktop.Secret.Service", "Collections"))
+    assert after == before  # no collection was created behind the user's back

@@ -254,7 +254,12 @@ def start_secret_service(timeout: float = 15.0) -> SecretServiceDaemon:
         daemon._keyring.stdin.write(PASSWORD)
         daemon._keyring.stdin.close()
         _wait_for_name(address, started + timeout)
-        daemon._default_collection_path()  # the login keyring exists and is the default
+        # The login keyring is made a moment after the name is claimed; until the
+        # "default" alias points at it, a client would try to create a collection.
+        while daemon._default_collection_path() == "/":
+            if time.monotonic() > started + timeout:
+                raise RuntimeError("gnome-keyring-daemon made no default collection in time")
+            time.sleep(0.005)
     except BaseException:
         daemon.stop()
         raise

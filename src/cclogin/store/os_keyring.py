@@ -37,6 +37,7 @@ from .keyring_errors import map_keyring_error
 
 T = TypeVar("T")
 SERVICE = "cclogin"
+DEFAULT_COLLECTION_ALIAS = "/org/freedesktop/secrets/aliases/default"
 
 
 class BackendSpec(NamedTuple):
@@ -187,6 +188,11 @@ def _instantiate(cls: Any) -> Any:
         _pre, sep, prop = var.partition("KEYRING_PROPERTY_")
         if sep:
             vars(backend).pop(prop.lower(), None)
+    if cls.__module__ == "keyring.backends.SecretService":
+        # The default collection by its alias, never keyring's fallback of creating a
+        # collection when there is none: that raises a prompt nobody can answer over
+        # SSH or headless (secretstorage #33, aws-vault #304). No default: unavailable.
+        backend.preferred_collection = DEFAULT_COLLECTION_ALIAS
     return backend
 
 
