@@ -353,3 +353,38 @@ def test_a_write_that_keeps_failing_names_what_the_keychain_said(
     with pytest.raises(StoreError, match=r"the write failed \(ItemNotFoundException\)"):
         store.set("profile:a", b"sk-test-retry")
     assert store.keys() == []
+
+
+class _Killed(BaseException):
+    """Stands in for SIGKILL: no `except Exception` cleanup runs."""
+
+
+def test_chunks_of_a_write_killed_before_its_header_are_swept_later(
+    win_store: tuple[OsKeyringStore, FakeWinVault], tmp_path: Path,
+) -> None:
+    store, fake = win_store
+    old = bytes(range(256)) * 20
+    store.set("profile:big", old)
+    committed = dict(fake.entries)
+    real_set = fake.set_password
+
+    def die_at_the_header(service: str, username: str, password: str) -> None:
+        if username == "profile:big":  # every chunk is written, then the commit dies
+            raise _Killed
+        real_set(service, username, password)
+
+    fake.set_password = die_at_the_header  # type: ignore[method-assign]
+    with pytest.raises(_Killed):
+        store.set("profile:big", bytes(reversed(old)))
+    fake.set_password = real_set  # type: ignore[method-assign]
+    assert len(fake.entries) > len(committed)  # orphan chunks of the new generation
+    # A later process: the old value still reads, and its next write sweeps the orphans.
+    later = OsKeyringStore("windows-credential-manager", _paths(tmp_path), timeout=5)
+    later._backend = fake
+    assert later.get("profile:big") == old
+    later.set("profile:big", b"small now")
+    assert set(fake.entries) == {("cclogin", "profile:big")}
+    assert later.keys() == ["profile:big"]
+    assert later.delete("profile:big") is True
+    assert fake.entries == {}
+    assert _paths(tmp_path).keychain_index.read_text().count("#") == 0

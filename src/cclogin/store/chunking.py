@@ -82,6 +82,15 @@ def chunk_name(key: str, generation: str, index: int) -> str:
     return f"{key}#{generation}.{index}"
 
 
+def planned_chunk_names(key: str, value: bytes, entry_chars: int) -> list[str]:
+    """The chunk entries `write_value` will create for `value` (none if it fits in one)."""
+    text = encode(value)
+    if len(SINGLE) + len(text) <= entry_chars:
+        return []
+    generation = digest(value)[:GEN_LEN]
+    return [chunk_name(key, generation, i) for i in range(len(split(text, entry_chars)))]
+
+
 def split(text: str, size: int) -> list[str]:
     if size < 1:
         raise ValueError("chunk size must be positive")

@@ -2,8 +2,9 @@
 
 keyring cannot list entries, so `keys()`, `logout --all` and `doctor` read this file.
 One JSON document per machine, `{"v": 1, "backends": {"secret-service": ["k", ...]}}`,
-written atomically under a lock. A key is added *before* its secret is written, so a
-keychain entry can never exist without the index naming it (drift is always towards
+written atomically under a lock. A name (a key, or a chunk entry `key#gen.i`) is added
+*before* it is written, so a keychain entry can never exist without the index naming it,
+not even the chunks of a write that was killed before its header (drift is always towards
 a listed key with no secret, which `doctor` can report and `delete` can clear).
 """
 
@@ -50,24 +51,39 @@ class KeychainIndex:
         self._backend = backend
 
     def keys(self) -> list[str]:
+        """The store keys (chunk entries, `key#gen.i`, are listed too but not keys)."""
+        return sorted(n for n in self.names() if "#" not in n)
+
+    def names(self) -> list[str]:
+        """Every entry name cclogin may have written in this backend, chunks included."""
         return sorted(_load(self._path).get(self._backend, []))
 
     def add(self, key: str) -> bool:
         """Add `key`; True if it was not listed before."""
+        return bool(self.add_all([key]))
+
+    def add_all(self, names: list[str]) -> list[str]:
+        """List `names` before they are written; returns those that were new."""
+        if not names:
+            return []
         with file_lock(self._lock):
             backends = _load(self._path)
-            keys = backends.setdefault(self._backend, [])
-            if key in keys:
-                return False
-            keys.append(key)
-            _save(self._path, backends)
-            return True
+            listed = backends.setdefault(self._backend, [])
+            new = [n for n in names if n not in listed]
+            if new:
+                listed.extend(new)
+                _save(self._path, backends)
+            return new
 
     def discard(self, key: str) -> None:
+        self.discard_all([key])
+
+    def discard_all(self, names: list[str]) -> None:
         with file_lock(self._lock):
             backends = _load(self._path)
-            keys = backends.get(self._backend, [])
-            if key not in keys:
+            listed = backends.get(self._backend, [])
+            kept = [n for n in listed if n not in names]
+            if len(kept) == len(listed):
                 return
-            keys.remove(key)
+            backends[self._backend] = kept
             _save(self._path, backends)

@@ -255,7 +255,9 @@ class OsKeyringStore:
         validate_key(key)
         if not isinstance(value, bytes):
             raise TypeError("store values are bytes")
+        chunks = chunking.planned_chunk_names(key, value, self._spec.entry_chars)
         added = self._index.add(key)  # before the write: no entry escapes the index
+        self._index.add_all(chunks)
         try:
             self._run(
                 "write",
@@ -269,12 +271,29 @@ class OsKeyringStore:
             if added:
                 self._index.discard(key)
             raise
+        self._sweep(key, keep=chunks)
 
     def delete(self, key: str) -> bool:
         validate_key(key)
         existed = self._run("delete", lambda: chunking.delete_value(self._slots(), key))
+        self._sweep(key, keep=[])
         self._index.discard(key)
         return existed
+
+    def _sweep(self, key: str, keep: list[str]) -> None:
+        """Remove chunk entries of `key` that its current value does not use: those of
+        a write killed before its header (chunking cannot find them, the index can)."""
+        stale = [n for n in self._index.names() if n.startswith(f"{key}#") and n not in keep]
+        if not stale:
+            return
+
+        def remove() -> None:
+            slots = self._slots()
+            for name in stale:
+                slots.remove(name)
+
+        self._run("cleanup", remove)
+        self._index.discard_all(stale)
 
     def keys(self) -> list[str]:
         return self._index.keys()
