@@ -121,3 +121,25 @@ def test_new_parent_folders_are_private_too(tmp_path: Path) -> None:
     atomic_write(target, b"x")
     for folder in (tmp_path / "a", tmp_path / "a" / "b", tmp_path / "a" / "b" / "c"):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
+def test_try_lock_does_not_wait_for_a_holder(tmp_path: Path) -> None:
+    from cclogin.fsio import try_file_lock
+
+    lock = tmp_path / "locks" / "y.lock"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import time; from pathlib import Path; from cclogin.fsio import file_lock\n"
+         f"with file_lock(Path({str(lock)!r})):\n"
+         "    print('held', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with try_file_lock(lock) as mine:
+            assert mine is False
+    finally:
+        holder.kill()
+        holder.wait()
+    with try_file_lock(lock) as mine:
+        assert mine is True

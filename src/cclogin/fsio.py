@@ -136,6 +136,19 @@ def check_private(path: Path, st: os.stat_result) -> None:
         )
 
 
+def read_at_most(fd: int, limit: int) -> bytes:
+    """Up to `limit` bytes from `fd`: a file growing while read cannot exhaust memory."""
+    chunks = []
+    remaining = limit
+    while remaining > 0:
+        chunk = os.read(fd, min(remaining, 1 << 16))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
 def read_private(path: Path, max_size: int = 1 << 20) -> bytes | None:
     """Read a file that must be private to us; None when it does not exist."""
     try:
@@ -154,15 +167,7 @@ def read_private(path: Path, max_size: int = 1 << 20) -> bytes | None:
                 f"{path} is {st.st_size} bytes, more than the {max_size} allowed",
                 "this is not a file cclogin wrote; move it aside",
             )
-        chunks = []
-        remaining = max_size + 1
-        while remaining > 0:
-            chunk = os.read(fd, min(remaining, 1 << 16))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            remaining -= len(chunk)
-        data = b"".join(chunks)
+        data = read_at_most(fd, max_size + 1)
         if len(data) > max_size:
             raise CcloginError(f"{path} grew past {max_size} bytes while being read")
         return data
@@ -170,21 +175,41 @@ def read_private(path: Path, max_size: int = 1 << 20) -> bytes | None:
         os.close(fd)
 
 
-@contextlib.contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive cross-process lock named by `path` (created, never deleted)."""
+def _open_lock_file(path: Path) -> int:
     ensure_private_dir(path.parent)
     flags = os.O_RDWR | os.O_CREAT | _NOFOLLOW | _CLOEXEC
     try:
-        fd = os.open(path, flags, 0o600)
+        return os.open(path, flags, 0o600)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise UnsafeFile(f"lock file {path} is a symlink; refusing it") from None
         raise CcloginError(f"cannot open lock file {path}: {exc.strerror}") from None
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive cross-process lock named by `path` (created, never deleted)."""
+    fd = _open_lock_file(path)
     try:
         _lock(fd)
         try:
             yield
+        finally:
+            _unlock(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def try_file_lock(path: Path) -> Iterator[bool]:
+    """Like `file_lock` but never waits: yields False when another process holds it."""
+    fd = _open_lock_file(path)
+    try:
+        if not _try_lock(fd):
+            yield False
+            return
+        try:
+            yield True
         finally:
             _unlock(fd)
     finally:
@@ -203,6 +228,13 @@ if sys.platform == "win32":  # pragma: no cover - exercised by the Windows CI jo
                 if exc.errno != errno.EDEADLK:  # LK_LOCK gives up after ~10 s; retry
                     raise
 
+    def _try_lock(fd: int) -> bool:
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+
     def _unlock(fd: int) -> None:
         os.lseek(fd, 0, os.SEEK_SET)
         msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
@@ -212,6 +244,13 @@ else:
 
     def _lock(fd: int) -> None:
         fcntl.flock(fd, fcntl.LOCK_EX)
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
 
     def _unlock(fd: int) -> None:
         fcntl.flock(fd, fcntl.LOCK_UN)

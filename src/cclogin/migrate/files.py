@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import CcloginError, UnsafeFile
-from ..fsio import TEMP_SUFFIX, atomic_write, fsync_dir, write_error
+from ..fsio import TEMP_SUFFIX, atomic_write, fsync_dir, read_at_most, write_error
 
 MAX_SOURCE_BYTES = 16 << 20  # ~/.claude.json grows with project history; credentials don't
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -69,18 +69,11 @@ def read_source(path: Path, max_size: int = MAX_SOURCE_BYTES) -> Read | None:
                 f"{path} is {st.st_size} bytes, more than the {max_size} a credential "
                 "file can be; not read"
             )
-        chunks: list[bytes] = []
-        total = 0
-        while total <= max_size:
-            chunk = os.read(fd, 1 << 16)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            total += len(chunk)
-        if total > max_size:
+        data = read_at_most(fd, max_size + 1)
+        if len(data) > max_size:
             raise SourceTooLarge(f"{path} grew past {max_size} bytes while being read")
         mode = stat.S_IMODE(st.st_mode)
-        return Read(b"".join(chunks), mode, bool(mode & 0o077) and os.name == "posix")
+        return Read(data, mode, bool(mode & 0o077) and os.name == "posix")
     finally:
         os.close(fd)
 

@@ -8,7 +8,6 @@ of file contents, so a later run can tell which state a killed run left behind.
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CcloginError
-from ..fsio import atomic_write, ensure_private_dir, file_lock
+from ..fsio import atomic_write, file_lock, try_file_lock
 from ..paths import Paths
 from .pending import JOURNAL_SUFFIX
 
@@ -81,22 +80,5 @@ def try_migrate_lock(paths: Paths) -> Iterator[bool]:
     if os.name != "posix":  # pragma: no cover - Windows: recover only from `migrate`
         yield False
         return
-    import fcntl
-
-    ensure_private_dir(paths.lock_dir)
-    path = paths.lock_file("migrate")
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                yield False
-                return
-            raise
-        try:
-            yield True
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+    with try_file_lock(paths.lock_file("migrate")) as mine:
+        yield mine
