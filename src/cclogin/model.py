@@ -37,9 +37,12 @@ def profile_name(value: str) -> ProfileName:
     return ProfileName(value)
 
 
+PROFILE_KEY_PREFIX = "profile:"
+
+
 def secret_key(name: ProfileName) -> str:
     """The store key that holds a profile's credential."""
-    return f"profile:{name}"
+    return f"{PROFILE_KEY_PREFIX}{name}"
 
 
 class ApiKey(NamedTuple):

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 from ..errors import CcloginError
-from ..model import secret_key
+from ..model import PROFILE_KEY_PREFIX, secret_key
 from ..store.select import survey
 from .context import AppContext
 from .profiles import read_metadata
@@ -117,12 +117,12 @@ def _profiles_and_orphans(ctx: AppContext) -> list[Finding]:
         by_backend.setdefault(p.backend, set()).add(secret_key(p.name))
     for backend, expected in sorted(by_backend.items()):
         try:
-            present = {k for k in ctx.store_named(backend).keys() if k.startswith("profile:")}
+            present = {k for k in ctx.store_named(backend).keys() if k.startswith(PROFILE_KEY_PREFIX)}
         except CcloginError as exc:
             out.append(Finding("orphans", "fail", f"{backend}: {exc.message}", exc.hint))
             continue
         for key in sorted(expected - present):
-            name = key.removeprefix("profile:")
+            name = key.removeprefix(PROFILE_KEY_PREFIX)
             out.append(
                 Finding(
                     "orphans",

@@ -7,7 +7,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import CcloginError, StoreError
-from ..model import Credential, OAuthTokens, Profile, load_credential, secret_key
+from ..model import (
+    PROFILE_KEY_PREFIX,
+    Credential,
+    OAuthTokens,
+    Profile,
+    load_credential,
+    secret_key,
+)
 from ..store.base import SecretStore
 from .context import AppContext
 from .copies import known_copies
@@ -127,7 +134,7 @@ def _wipe_orphans(
         try:
             store = ctx.store_named(backend)
             for key in store.keys():
-                if key.startswith("profile:"):
+                if key.startswith(PROFILE_KEY_PREFIX):
                     store.delete(key)
                     _prove_gone(store, key)
                     report.removed.append(f"orphaned entry {key} from {backend}")

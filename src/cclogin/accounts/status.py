@@ -19,9 +19,9 @@ from ..errors import (
     NeedsRelogin,
     StoreError,
 )
-from ..model import Profile
+from ..model import Profile, secret_key
 from .context import AppContext
-from .profiles import read_metadata, resolve_name
+from .profiles import Metadata, read_metadata, resolve_name
 from .token import ENV_OVERRIDE, env_override, usable_credential
 
 
@@ -61,14 +61,18 @@ def _profile_row(p: Profile, active: str | None, now: float) -> dict[str, Any]:
     }
 
 
+def _rows(meta: Metadata, chosen: str | None, now: float) -> list[dict[str, Any]]:
+    return [
+        _profile_row(p, chosen, now) for p in sorted(meta.profiles.values(), key=lambda p: p.name)
+    ]
+
+
 def status(ctx: AppContext, explicit: str | None = None) -> StatusReport:
     meta = read_metadata(ctx.paths)
     override = env_override(ctx) is not None
     chosen = explicit or ctx.profile_env() or meta.active
     now = time.time()
-    rows = [
-        _profile_row(p, chosen, now) for p in sorted(meta.profiles.values(), key=lambda p: p.name)
-    ]
+    rows = _rows(meta, chosen, now)
     if override:
         return StatusReport(
             EXIT_OK,
@@ -95,10 +99,8 @@ def status(ctx: AppContext, explicit: str | None = None) -> StatusReport:
         f"logged in as profile {profile.name!r}",
         profile.name,
         False,
-        [
-            _profile_row(p, profile.name, now)
-            for p in sorted(read_metadata(ctx.paths).profiles.values(), key=lambda p: p.name)
-        ],
+        # Read again: checking usability may have refreshed a token and its expiry.
+        _rows(read_metadata(ctx.paths), profile.name, now),
     )
 
 
@@ -113,7 +115,7 @@ def _check_usable(ctx: AppContext, profile: Profile) -> None:
     probe = getattr(store, "probe", None)
     if callable(probe):
         probe()
-    key = f"profile:{profile.name}"
+    key = secret_key(profile.name)
     present = key in store.keys()
     if present and profile.storage_class == "keychain" and profile.backend != "macos-keychain":
         # keys() of a keychain is cclogin's own index, which still lists an entry that
