@@ -40,6 +40,29 @@ def claude_config_dir(environ: Mapping[str, str] | None = None) -> Path:
     return user_home(dict(env)) / ".claude"
 
 
+def claude_credentials_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where Claude Code keeps `.credentials.json`, in its own order.
+
+    `$CLAUDE_SECURESTORAGE_CONFIG_DIR` when the variable is defined (empty means
+    `~/.claude`), else `$CLAUDE_CONFIG_DIR`, else `~/.claude`.
+    """
+    env = os.environ if environ is None else environ
+    if "CLAUDE_SECURESTORAGE_CONFIG_DIR" in env:
+        configured = env["CLAUDE_SECURESTORAGE_CONFIG_DIR"]
+        if not configured:
+            return user_home(dict(env)) / ".claude"
+        return Path(configured).expanduser()
+    return claude_config_dir(env)
+
+
+def claude_global_config(environ: Mapping[str, str] | None = None) -> Path:
+    """`${CLAUDE_CONFIG_DIR:-$HOME}/.claude.json`: where the Console key lives."""
+    env = os.environ if environ is None else environ
+    configured = env.get("CLAUDE_CONFIG_DIR")
+    base = Path(configured).expanduser() if configured else user_home(dict(env))
+    return base / ".claude.json"
+
+
 def claude_settings_file(environ: Mapping[str, str] | None = None) -> Path:
     return claude_config_dir(environ) / "settings.json"
 
