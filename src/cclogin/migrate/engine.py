@@ -306,7 +306,7 @@ def _profile(
 
 def _remove_plaintext(ctx: AppContext, plan: FilePlan) -> Read | None:
     guard = (
-        claude_locks(ctx.paths, ctx.environ, ctx.notify)
+        claude_locks(ctx.paths, ctx.environ, ctx.notify, files=[plan.path])
         if plan.claude_file
         else contextlib.nullcontext()
     )

@@ -40,7 +40,7 @@ def remove_copies(ctx: AppContext, cred: Credential, extra: list[Path]) -> list[
             continue
         plan = plan_file(item.path, item.read, hits, Namer({}, None, True, set()))
         guard = (
-            claude_locks(ctx.paths, ctx.environ, ctx.notify)
+            claude_locks(ctx.paths, ctx.environ, ctx.notify, files=[item.path])
             if plan.claude_file
             else contextlib.nullcontext()
         )

@@ -95,7 +95,7 @@ def settle(ctx: AppContext, journal: Journal, *, interrupted: bool) -> list[str]
         if untouched:
             try:
                 with (
-                    claude_locks(ctx.paths, ctx.environ, ctx.notify)
+                    claude_locks(ctx.paths, ctx.environ, ctx.notify, files=[path])
                     if journal.claude_file
                     else contextlib.nullcontext()
                 ):

@@ -74,7 +74,9 @@ def _restore(
     edits = [Edit.from_json(e) for e in origin.get("edits", [])]
     json_file = origin.get("shape") == "json"
     guard = (
-        claude_locks(ctx.paths, ctx.environ, ctx.notify) if json_file else contextlib.nullcontext()
+        claude_locks(ctx.paths, ctx.environ, ctx.notify, files=[path])
+        if json_file
+        else contextlib.nullcontext()
     )
     with guard:
         current = read_source(path)
