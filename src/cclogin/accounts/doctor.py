@@ -27,7 +27,15 @@ class Finding:
 
 def doctor(ctx: AppContext) -> list[Finding]:
     findings: list[Finding] = []
-    for check in (_config, _backends, _files, _profiles_and_orphans, _plaintext, _environment):
+    for check in (
+        _config,
+        _backends,
+        _files,
+        _profiles_and_orphans,
+        _plaintext,
+        _api_key_helper,
+        _environment,
+    ):
         try:
             findings += check(ctx)
         except CcloginError as exc:
@@ -178,6 +186,12 @@ def _plaintext(ctx: AppContext) -> list[Finding]:
     if not out:
         out.append(Finding("plaintext", "ok", "no plaintext credential files found"))
     return out
+
+
+def _api_key_helper(ctx: AppContext) -> list[Finding]:
+    from .doctor_helper import helper_findings  # it imports Finding from here
+
+    return helper_findings(ctx)
 
 
 def _environment(ctx: AppContext) -> list[Finding]:

@@ -62,33 +62,56 @@ def command(
         if report.found_any:
             note("cclogin: dry run: nothing was changed")
         return EXIT_FAILURE if report.failures else 0
-    _after(ctx, report, set_api_key_helper, force)
-    return EXIT_FAILURE if report.failures else 0
+    helper_ok = _after(ctx, report, set_api_key_helper, force)
+    return EXIT_FAILURE if report.failures or not helper_ok else 0
 
 
-def _after(ctx: object, report: object, set_helper: bool | None, force: bool) -> None:
-    """Tell the user how Claude Code finds each migrated credential now."""
+def _after(ctx: object, report: object, set_helper: bool | None, force: bool) -> bool:
+    """Tell the user how Claude Code finds each migrated credential now.
+
+    Sets apiKeyHelper only where it overrides no Claude login and can work without a
+    terminal (migrate/helper.py); False when an explicit --set-api-key-helper was refused.
+    """
     from ..accounts.context import AppContext
     from ..migrate.engine import Report
-    from ..migrate.helper import set_api_key_helper
+    from ..migrate.helper import helper_command, refusal, set_api_key_helper
 
     assert isinstance(ctx, AppContext) and isinstance(report, Report)  # noqa: S101
     api_keys = [p for p in report.migrated if p.kind == "api_key" and p.name == "claude-api-key"]
     others = [p for p in report.migrated if p not in api_keys]
+    if set_helper and not api_keys:  # a rerun: the key was migrated by an earlier run
+        from ..accounts.profiles import read_metadata
+
+        earlier = read_metadata(ctx.paths).profiles.get("claude-api-key")
+        if earlier is not None and earlier.kind == "api_key" and earlier.source:
+            api_keys.append(earlier)
+    ok = True
     for p in api_keys:
+        refused = refusal(ctx, p.name) if set_helper is not False else None
         wanted = set_helper
-        if wanted is None and ctx.interactive:
+        if refused is None and wanted is None and ctx.interactive:
             wanted = click.confirm(
-                f"Set Claude Code's apiKeyHelper to `cclogin token --profile {p.name}`?",
+                f"Set Claude Code's apiKeyHelper to `{helper_command(p.name, ctx.environ)}`?",
                 default=False,
                 err=True,
             )
-        if wanted:
+        if wanted and refused is not None:
+            note(f"cclogin: error: {refused.message}")
+            note(f"cclogin: hint: {refused.hint}")
+            ok = False
+        elif wanted:
             try:
-                note(f"cclogin: {set_api_key_helper(ctx.environ, p.name, force)}")
+                note(f"cclogin: {set_api_key_helper(ctx, p.name, force)}")
             except CcloginError as exc:
-                note(f"cclogin: warning: {exc.message}")
+                note(f"cclogin: error: {exc.message}")
                 note(f"cclogin: hint: {exc.hint}")
+                ok = False
+        elif refused is not None:
+            note(
+                f"cclogin: Claude Code no longer finds this key in ~/.claude.json; run it with "
+                f"`cclogin exec --profile {p.name} -- claude` (--set-api-key-helper is not "
+                f"offered: {refused.message.removeprefix('apiKeyHelper not set: ')})"
+            )
         else:
             note(
                 f"cclogin: Claude Code no longer finds this key in ~/.claude.json; run it with "
@@ -98,3 +121,4 @@ def _after(ctx: object, report: object, set_helper: bool | None, force: bool) ->
         note(
             f"cclogin: to use profile {p.name!r} with Claude Code: `cclogin exec --profile {p.name} -- claude`"
         )
+    return ok

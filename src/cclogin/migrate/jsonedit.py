@@ -95,3 +95,41 @@ def insert_member(text: str, member: str) -> str | None:
     brace = text.index("{")
     separator = "," if found else ""
     return text[: brace + 1] + member + separator + text[brace + 1 :]
+
+
+def upsert_span(text: str, key: str, value: str) -> tuple[int, int, str] | None:
+    """(start, end, new): replacing text[start:end] by `new` makes top-level `key` hold
+    `value` (JSON text, used as given), every other byte kept; None if `text` is no object.
+
+    A key that is there has its value replaced (the last occurrence: the one parsers
+    keep). A new member goes after the last one, spaced like the members already there
+    (their indentation, line ending and `": "`), or first into an empty object.
+    """
+    found = members(text)
+    if found is None:
+        return None
+    for member in reversed(found):
+        if member.key == key:
+            return member.value_start, member.end, value
+    name = json.dumps(key, ensure_ascii=False)
+    if not found:
+        brace = text.index("{")
+        return brace + 1, brace + 1, f"{name}: {value}"
+    first, last = found[0], found[-1]
+    _key, key_end = json.decoder.scanstring(text, first.start + 1)  # type: ignore[attr-defined]
+    colon = text[key_end : first.value_start]
+    if len(found) > 1:
+        between = text[found[-2].end : last.start]
+        lead = between.split(",", 1)[1]
+    else:
+        lead = text[text.index("{") + 1 : first.start]
+    return last.end, last.end, f",{lead}{name}{colon}{value}"
+
+
+def upsert_member(text: str, key: str, value: str) -> str | None:
+    """`text` with top-level `key` set to `value` (JSON text); see `upsert_span`."""
+    span = upsert_span(text, key, value)
+    if span is None:
+        return None
+    start, end, new = span
+    return text[:start] + new + text[end:]

@@ -193,3 +193,36 @@ def origins_of(blob: bytes | None) -> list[dict[str, Any]]:
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+SETTINGS_SHAPE = "settings"  # an origin that records a setting cclogin wrote, not a secret
+
+
+def settings_origin(
+    path: Path,
+    key: str,
+    before: str | None,
+    written: str,
+    edits: list[Edit],
+    after_sha: str,
+    *,
+    created: bool,
+) -> dict[str, Any]:
+    """The undo record of a top-level setting cclogin wrote (`apiKeyHelper`).
+
+    `before` is the member as it was written (`"key": value`), None if it was absent;
+    `written` the value text cclogin put there. Undo reverses `edits` when the file is
+    as cclogin left it, else puts `before` back only while the value is still `written`.
+    """
+    return {
+        "migration": MIGRATION_ID,
+        "at": time.time_ns(),
+        "path": str(path),
+        "shape": SETTINGS_SHAPE,
+        "key": key,
+        "before": before,
+        "written": written,
+        "created": created,
+        "after_sha256": after_sha,
+        "edits": [e.to_json() for e in edits],
+    }

@@ -8,6 +8,7 @@ members (JSON) or lines (.env) are put back into what is there now.
 from __future__ import annotations
 
 import contextlib
+import json
 import secrets
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,9 @@ from ..model import Profile, secret_key
 from . import jsonedit
 from .claude_locks import claude_locks
 from .crash import crash_point
-from .files import read_source, remove_stale_temps, replace_file, sha256
+from .files import read_source, remove_file, remove_stale_temps, replace_file, sha256
 from .journal import Journal, migrate_lock
-from .plan import Edit, origins_of
+from .plan import SETTINGS_SHAPE, Edit, origins_of
 from .recover import recover_all
 
 
@@ -51,6 +52,10 @@ def undo(ctx: AppContext, name: str | None, force: bool = False) -> list[str]:
         pairs.sort(key=lambda pair: int(pair[0].get("at", 0)), reverse=True)
         journals: dict[str, list[Journal]] = {}
         for origin, profile in pairs:
+            if origin.get("shape") == SETTINGS_SHAPE:  # a setting cclogin wrote (apiKeyHelper)
+                lines.append(restore_setting(origin)[1])
+                journals.setdefault(profile.name, [])
+                continue
             line, journal = _restore(ctx, profile, origin, force)
             lines.append(line)
             journals.setdefault(profile.name, []).append(journal)
@@ -175,7 +180,74 @@ def settle_undo(ctx: AppContext, journal: Journal) -> list[str]:
     current = read_source(path)
     journal.remove(ctx.paths)
     if current is not None and sha256(current.data) == journal.source_sha:
+        lines: list[str] = []
         if profile.name in read_metadata(ctx.paths).profiles:
+            lines += _settings_back(ctx, profile)
             _drop_profile(ctx, profile)
-        return [f"finished an interrupted undo: {path} is back, profile {profile.name!r} removed"]
+        return [
+            *lines,
+            f"finished an interrupted undo: {path} is back, profile {profile.name!r} removed",
+        ]
     return [f"rolled back an interrupted undo of {path}: profile {profile.name!r} is kept"]
+
+
+def restore_setting(origin: dict[str, Any]) -> tuple[bool, str]:
+    """Put a setting cclogin wrote (a `settings` origin) back as it was before.
+
+    Exactly, when the file is as cclogin left it; else only the member, and only while
+    it still holds what cclogin wrote (someone who changed it since meant it). A file
+    cclogin created goes again. Returns (changed?, one line for people).
+    """
+    path = Path(str(origin["path"]))
+    key = str(origin.get("key", "apiKeyHelper"))
+    remove_stale_temps(path)
+    current = read_source(path)
+    if current is None:
+        return False, f"{path} is gone; {key} is not there to put back"
+    if sha256(current.data) == origin.get("after_sha256"):
+        restored = _reverse(current.data, [Edit.from_json(e) for e in origin.get("edits", [])])
+        if origin.get("created") and not restored:
+            remove_file(path)
+            return True, f"removed {path} again (cclogin had created it for {key})"
+        how = "exactly as it was"
+    else:
+        try:
+            text = current.data.decode("utf-8")
+            now = jsonedit.value_text(text, key)
+            ours = now is not None and json.loads(now) == json.loads(str(origin.get("written")))
+        except (UnicodeDecodeError, ValueError):
+            ours = False
+        if not ours:
+            return False, f"{key} in {path} was changed since the migration; left as it is"
+        before = origin.get("before")
+        if before is None:
+            span = jsonedit.removal_span(text, key)
+            merged = None if span is None else text[: span[0]] + text[span[1] :]
+        else:
+            value = jsonedit.value_text("{" + str(before) + "}", key)
+            merged = None if value is None else jsonedit.upsert_member(text, key, value)
+        if merged is None:
+            raise UndoRefused(f"{key} in {path} could not be put back; the profile is kept")
+        restored = merged.encode()
+        how = "as it was (the rest of the file as it is now)"
+    replace_file(path, restored, current.mode)
+    what = "removed" if origin.get("before") is None else "put back"
+    return True, f"wrote {path} back {how} ({key} {what})"
+
+
+def _settings_back(ctx: AppContext, profile: Profile) -> list[str]:
+    """An interrupted undo: settings the profile's records hold go back before it goes."""
+    try:
+        origins = origins_of(ctx.store_for(profile).get(secret_key(profile.name)))
+    except CcloginError:
+        return []
+    lines: list[str] = []
+    for origin in origins:
+        if origin.get("shape") == SETTINGS_SHAPE:
+            try:
+                changed, line = restore_setting(origin)
+            except CcloginError as exc:
+                changed, line = True, f"warning: {exc.message}"
+            if changed:
+                lines.append(line)
+    return lines
