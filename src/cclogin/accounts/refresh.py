@@ -20,8 +20,8 @@ from .profiles import editing_metadata, read_metadata
 from .token import REFRESH_MARGIN
 
 
-def _expiring(tokens: OAuthTokens, now: float) -> bool:
-    return tokens.expires_within(REFRESH_MARGIN, now)
+def _expiring(tokens: OAuthTokens, now: float, margin: float) -> bool:
+    return tokens.expires_within(margin, now)
 
 
 def _relogin(profile: Profile) -> NeedsRelogin:
@@ -32,7 +32,9 @@ def _relogin(profile: Profile) -> NeedsRelogin:
     )
 
 
-def fresh_tokens(ctx: AppContext, profile: Profile) -> OAuthTokens:
+def fresh_tokens(
+    ctx: AppContext, profile: Profile, margin: float = REFRESH_MARGIN
+) -> OAuthTokens:
     from ..oauth.errors import RefreshRejected
     from ..oauth.provider import from_extra
     from ..oauth.refresh import refresh
@@ -44,7 +46,7 @@ def fresh_tokens(ctx: AppContext, profile: Profile) -> OAuthTokens:
         stored = read_credential(ctx, current)
         if not isinstance(stored, OAuthTokens):
             raise NeedsRelogin(f"profile {profile.name!r} holds no provider tokens")
-        if not _expiring(stored, time.time()):
+        if not _expiring(stored, time.time(), margin):
             ctx.debug("another process refreshed meanwhile; using its token")
             return stored  # another process refreshed while we waited for the lock
         provider = from_extra(current.extra)
@@ -55,7 +57,7 @@ def fresh_tokens(ctx: AppContext, profile: Profile) -> OAuthTokens:
             if (
                 isinstance(again, OAuthTokens)
                 and again != stored
-                and not _expiring(again, time.time())
+                and not _expiring(again, time.time(), REFRESH_MARGIN)
             ):
                 return again  # someone logged in again meanwhile: adopt it
             with editing_metadata(ctx.paths) as meta:

@@ -56,9 +56,23 @@ def _profile_row(p: Profile, active: str | None, now: float) -> dict[str, Any]:
         "storage_class": p.storage_class,
         "expires_at": p.expires_at,
         "expired": p.expires_at is not None and p.expires_at <= now,
+        "seconds_left": None if p.expires_at is None else max(0, int(p.expires_at - now)),
         "needs_login": p.needs_login,
         "source": p.source,
     }
+
+
+def time_left(expires_at: float, now: float | None = None) -> str:
+    """`7 h 41 min`, `12 min`, `3 d 4 h`: how long until expires_at, for people."""
+    seconds = max(0, int(expires_at - (time.time() if now is None else now)))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min" if minutes else f"{seconds} s"
 
 
 def _rows(meta: Metadata, chosen: str | None, now: float) -> list[dict[str, Any]]:

@@ -33,6 +33,7 @@ class Resolved(NamedTuple):
     variable: str  # the environment variable this secret belongs in
     profile: Profile | None  # None when the secret came from the environment
     base_url: str | None = None
+    expires_at: float | None = None  # of the secret itself, after any refresh
 
     @property
     def from_env(self) -> bool:
@@ -49,7 +50,9 @@ def resolve_profile(ctx: AppContext, explicit: str | None) -> Profile:
     return meta.get(resolve_name(meta, explicit or ctx.profile_env()))
 
 
-def resolve_secret(ctx: AppContext, explicit: str | None) -> Resolved:
+def resolve_secret(
+    ctx: AppContext, explicit: str | None, valid_for: float = REFRESH_MARGIN
+) -> Resolved:
     override = env_override(ctx)
     if override is not None:
         if explicit or ctx.profile_env():
@@ -59,20 +62,28 @@ def resolve_secret(ctx: AppContext, explicit: str | None) -> Resolved:
             )
         ctx.debug(f"using {ENV_OVERRIDE} from the environment (it wins over profiles)")
         return Resolved(override, ENV_OVERRIDE, None)
-    return resolve_stored(ctx, explicit)
+    return resolve_stored(ctx, explicit, valid_for)
 
 
-def resolve_stored(ctx: AppContext, explicit: str | None) -> Resolved:
+def resolve_stored(
+    ctx: AppContext, explicit: str | None, valid_for: float = REFRESH_MARGIN
+) -> Resolved:
     """The stored profile's secret, ignoring the environment override."""
     profile = resolve_profile(ctx, explicit)
     how = "--profile" if explicit else "CCLOGIN_PROFILE" if ctx.profile_env() else "active"
     ctx.debug(f"profile {profile.name!r} ({how}): {profile.kind} in {profile.backend}")
-    cred = usable_credential(ctx, profile)
-    return Resolved(primary_secret(cred), VARIABLE_BY_KIND[profile.kind], profile, profile.base_url)
+    cred = usable_credential(ctx, profile, valid_for)
+    expires = cred.expires_at if isinstance(cred, OAuthTokens | ClaudeLogin) else None
+    return Resolved(
+        primary_secret(cred), VARIABLE_BY_KIND[profile.kind], profile, profile.base_url, expires
+    )
 
 
-def usable_credential(ctx: AppContext, profile: Profile) -> Credential:
-    """The profile's credential, refreshed if it is an expiring provider token."""
+def usable_credential(
+    ctx: AppContext, profile: Profile, valid_for: float = REFRESH_MARGIN
+) -> Credential:
+    """The profile's credential, refreshed if it is a provider token that expires
+    within `valid_for` seconds (Claude Code's helper asks for its cache lifetime)."""
     if profile.needs_login:
         raise NeedsRelogin(
             f"profile {profile.name!r} needs a new login (the server no longer accepts "
@@ -81,15 +92,45 @@ def usable_credential(ctx: AppContext, profile: Profile) -> Credential:
         )
     cred = read_credential(ctx, profile)
     now = time.time()
-    if isinstance(cred, ClaudeLogin) and cred.expires_at is not None and cred.expires_at <= now:
-        # cclogin never refreshes a Claude subscription login (Anthropic's terms).
+    if isinstance(cred, ClaudeLogin):
+        _check_claude_login(cred, profile, now)
+    margin = max(REFRESH_MARGIN, valid_for)
+    if isinstance(cred, OAuthTokens) and cred.expires_within(margin, now):
+        from .refresh import fresh_tokens
+
+        ctx.debug(f"the access token of {profile.name!r} expires within {margin:g} s: refreshing")
+        cred = fresh_tokens(ctx, profile, margin)
+    return cred
+
+
+INFERENCE_SCOPE = "user:inference"  # Claude Code ignores a login without it
+
+
+def _check_claude_login(cred: ClaudeLogin, profile: Profile, now: float) -> None:
+    # cclogin never refreshes a Claude subscription login (Anthropic's terms).
+    if cred.expires_at is not None and cred.expires_at <= now:
         raise NeedsRelogin(
             f"the Claude login in profile {profile.name!r} has expired",
             "run `cclogin login --claude` to store a long-lived token from Claude Code",
         )
-    if isinstance(cred, OAuthTokens) and cred.expires_within(REFRESH_MARGIN, now):
-        from .refresh import fresh_tokens
+    scopes = claude_login_scopes(cred)
+    if scopes is not None and INFERENCE_SCOPE not in scopes:
+        raise NeedsRelogin(
+            f"the Claude login in profile {profile.name!r} lacks the {INFERENCE_SCOPE} "
+            "scope, so Claude Code would ignore it",
+            "run `cclogin login --claude` to store a token made for Claude Code",
+        )
 
-        ctx.debug(f"the access token of {profile.name!r} expires within a minute: refreshing")
-        cred = fresh_tokens(ctx, profile)
-    return cred
+
+def claude_login_scopes(cred: ClaudeLogin) -> list[str] | None:
+    """The `scopes` of a migrated claudeAiOauth object, or None when it names none."""
+    import json
+
+    try:
+        doc = json.loads(cred.raw.reveal())
+    except ValueError:
+        return None
+    scopes = doc.get("scopes") if isinstance(doc, dict) else None
+    if not isinstance(scopes, list):
+        return None
+    return [s for s in scopes if isinstance(s, str)]

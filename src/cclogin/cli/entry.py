@@ -10,27 +10,38 @@ from __future__ import annotations
 import sys
 
 
-def _fast_token_args(argv: list[str]) -> tuple[bool, str | None]:
-    """(True, profile) for `token`, `token --profile P`, `token --profile=P`, `token -p P`."""
+def _fast_token_args(argv: list[str]) -> tuple[bool, str | None, float | None]:
+    """(True, profile, valid_for) for `token` with only `--profile P` / `-p P` /
+    `--profile=P` and `--valid-for SECONDS` (the form Claude Code's helper runs)."""
     if not argv or argv[0] != "token":
-        return False, None
+        return False, None, None
+    profile: str | None = None
+    valid_for: float | None = None
     rest = argv[1:]
-    if not rest:
-        return True, None
-    if len(rest) == 2 and rest[0] in ("--profile", "-p") and not rest[1].startswith("-"):
-        return True, rest[1]
-    if len(rest) == 1 and rest[0].startswith("--profile=") and len(rest[0]) > 10:
-        return True, rest[0][len("--profile=") :]
-    return False, None
+    while rest:
+        flag = rest[0]
+        if flag.startswith("--profile=") and len(flag) > 10 and profile is None:
+            profile, rest = flag[len("--profile=") :], rest[1:]
+            continue
+        if len(rest) < 2 or rest[1].startswith("-"):
+            return False, None, None
+        if flag in ("--profile", "-p") and profile is None:
+            profile = rest[1]
+        elif flag == "--valid-for" and valid_for is None and rest[1].isdigit() and len(rest[1]) < 7:
+            valid_for = float(rest[1])
+        else:
+            return False, None, None
+        rest = rest[2:]
+    return True, profile, valid_for
 
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
-    fast, profile = _fast_token_args(args)
+    fast, profile, valid_for = _fast_token_args(args)
     if fast:
         from .token_cmd import run_token
 
-        sys.exit(run_token(profile))
+        sys.exit(run_token(profile, valid_for))
     from .app import run_app
 
     sys.exit(run_app(args))

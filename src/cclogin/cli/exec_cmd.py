@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..accounts.execute import child_environment, run
+from ..accounts.execute import prepare, run
 from .app import PROFILE_HELP, app_context
 
 
@@ -22,7 +22,12 @@ from .app import PROFILE_HELP, app_context
     "command_line", nargs=-1, type=click.UNPROCESSED, required=True, metavar="-- CMD [ARGS]..."
 )
 def command(profile: str | None, env_name: str | None, command_line: tuple[str, ...]) -> int:
-    """Run CMD with ANTHROPIC_API_KEY, CLAUDE_CODE_OAUTH_TOKEN or ANTHROPIC_AUTH_TOKEN set."""
+    """Run CMD with the profile's credential, in its environment only.
+
+    Claude Code (`claude`) gets it the way it handles best: an API key or gateway token
+    through an apiKeyHelper for that run, a Claude token as CLAUDE_CODE_OAUTH_TOKEN.
+    Any other CMD gets ANTHROPIC_API_KEY, CLAUDE_CODE_OAUTH_TOKEN or ANTHROPIC_AUTH_TOKEN.
+    """
     ctx = app_context()
-    env = child_environment(ctx, profile, env_name)
-    return run(list(command_line), env)
+    argv, env = prepare(ctx, profile, env_name, command_line)
+    return run(argv, env)

@@ -6,7 +6,7 @@ import datetime as dt
 
 import click
 
-from ..accounts.status import StatusReport, status
+from ..accounts.status import StatusReport, status, time_left
 from .app import PROFILE_HELP, app_context
 from .output import answer, answer_json
 
@@ -32,6 +32,9 @@ def _render(report: StatusReport) -> str:
             flag = (
                 " (needs login)" if row["needs_login"] else (" (expired)" if row["expired"] else "")
             )
+            if not flag and row["kind"] == "claude_login" and row["expires_at"] is not None:
+                # cclogin never refreshes these: say how long Claude Code has left.
+                flag = f" ({time_left(row['expires_at'])} left)"
             lines.append(
                 f"{mark} {row['name']:<16} {row['kind']:<13} {row['backend']:<27} "
                 f"{row['storage_class']:<15} {row['account'] or '-':<24} "

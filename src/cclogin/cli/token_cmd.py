@@ -7,15 +7,15 @@ import sys
 from .output import report_error
 
 
-def run_token(profile: str | None) -> int:
+def run_token(profile: str | None, valid_for: float | None = None) -> int:
     try:
         from ..accounts.context import AppContext
-        from ..accounts.token import resolve_secret
+        from ..accounts.token import REFRESH_MARGIN, resolve_secret
         from ..migrate import settle_leftovers
 
         ctx = AppContext.from_environment()
         settle_leftovers(ctx)  # a killed `migrate` is finished or undone first
-        resolved = resolve_secret(ctx, profile)
+        resolved = resolve_secret(ctx, profile, REFRESH_MARGIN if valid_for is None else valid_for)
         # One write, so a reader never sees a partial value.
         sys.stdout.write(resolved.secret.reveal() + "\n")
         sys.stdout.flush()
