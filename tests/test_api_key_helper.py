@@ -14,7 +14,10 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from support.legacy_home import LegacyHome
+from support.secret_service import SecretServiceDaemon
 
 KEY = "sk-ant-api03-test-0001"  # what claude-json-api-key.json holds
 API_KEY_FILE = "claude-json-api-key.json"
@@ -223,3 +226,40 @@ def test_doctor_flags_a_missing_program_and_a_missing_passphrase(legacy_home: Le
     assert "encrypted file" in found[0]["message"]
     assert "no passphrase source" in found[0]["message"]
     assert "CCLOGIN_PASSPHRASE_FILE" in found[0]["fix"]
+
+
+@pytest.mark.secret_service
+def test_keyring_backend_needs_no_passphrase(
+    secret_service_daemon: SecretServiceDaemon, tmp_path: Path
+) -> None:
+    overlay = secret_service_daemon.env
+    home = LegacyHome(
+        tmp_path,
+        extra_env={
+            "CCLOGIN_BACKEND": "secret-service",
+            "CCLOGIN_PASSPHRASE_FILE": "",
+            "DBUS_SESSION_BUS_ADDRESS": overlay["DBUS_SESSION_BUS_ADDRESS"],
+            "XDG_RUNTIME_DIR": overlay["XDG_RUNTIME_DIR"],
+        },
+    )
+    (home.home / ".claude").mkdir(parents=True)
+    claude_json = home.install(API_KEY_FILE)
+    original = claude_json.read_bytes()
+    _settings(home).write_text(ODD, newline="")
+
+    result = home.run("migrate", "--set-api-key-helper")
+
+    assert result.returncode == 0, result.stderr
+    helper = subprocess.run(
+        ["/bin/sh", "-c", _helper(home)],
+        env=home.env(PATH="/usr/bin:/bin"),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert helper.stdout == KEY + "\n", helper.stderr
+    assert _doctor(home) == []
+    assert home.run("migrate", "--undo").returncode == 0
+    assert _settings(home).read_bytes() == ODD.encode()
+    assert claude_json.read_bytes() == original
+    assert secret_service_daemon.items() == []
