@@ -157,11 +157,14 @@ def _profiles_and_orphans(ctx: AppContext) -> list[Finding]:
 
 
 def _plaintext(ctx: AppContext) -> list[Finding]:
-    """Every shape `cclogin migrate` recognises (by content), in every known location."""
+    """Every shape `cclogin migrate` recognises (by content), in every known location,
+    and Claude Code's secrets that stay in its credentials file (by name, never value)."""
     from ..migrate.scan import scan
+    from ..migrate.sources import kept_lines
 
     out: list[Finding] = []
     for item in scan(ctx.environ):
+        where = f" ({item.note})" if item.note else ""
         if item.error is not None:
             out.append(Finding("plaintext", "warn", item.error.message, item.error.hint))
         elif item.detection.problem:
@@ -170,7 +173,8 @@ def _plaintext(ctx: AppContext) -> list[Finding]:
                     "plaintext",
                     "warn",
                     item.detection.problem,
-                    "fix or remove the file; `cclogin migrate` cannot read it",
+                    item.detection.hint
+                    or "fix or remove the file; `cclogin migrate` cannot read it",
                 )
             )
         elif item.detection.hits:
@@ -179,11 +183,24 @@ def _plaintext(ctx: AppContext) -> list[Finding]:
                 Finding(
                     "plaintext",
                     "warn",
-                    f"plaintext credential in {item.path}: {labels}",
+                    f"plaintext credential in {item.path}{where}: {labels}",
                     "move it into the keychain with `cclogin migrate`",
                 )
             )
-    if not out:
+        if item.error is None and item.detection.kept:
+            for line in kept_lines(item.path, item.detection.kept):
+                out.append(Finding("plaintext-kept", "info", line))
+            if item.exposed_kept and item.read is not None:
+                out.append(
+                    Finding(
+                        "plaintext-kept",
+                        "warn",
+                        f"{item.path} keeps Claude Code's secrets but has mode "
+                        f"{item.read.mode:03o}",
+                        f"run `chmod 600 {item.path}`",
+                    )
+                )
+    if not any(f.check == "plaintext" for f in out):
         out.append(Finding("plaintext", "ok", "no plaintext credential files found"))
     return out
 

@@ -27,7 +27,7 @@ from .journal import Journal, migrate_lock
 from .plan import FilePlan, Item, Namer, build_blob, origins_of, plan_file
 from .recover import recover_all, settle
 from .scan import Scanned, scan
-from .sources import detect
+from .sources import detect, kept_lines
 
 MAX_ATTEMPTS = 3  # re-reads of a file that keeps changing under us
 
@@ -77,7 +77,7 @@ def migrate(ctx: AppContext, opts: Options) -> Report:
             plan = plan_file(item.path, item.read, item.detection.hits, namer)
             if store is None:
                 store = ctx.select_store()
-            _describe(plan, store, report, opts.dry_run)
+            _describe(plan, store, report, opts.dry_run, item.note)
             if plan.conflicts:
                 for c in plan.conflicts:
                     report.fail(
@@ -112,11 +112,22 @@ def _usable(item: Scanned, report: Report) -> bool:
     det = item.detection
     for warning in det.warnings:
         report.say(f"warning: {warning}")
+    for line in kept_lines(item.path, det.kept):
+        report.say(f"kept: {line}")
+    if item.exposed_kept and not det.hits and item.read is not None:
+        report.say(
+            f"warning: {item.path} has mode {item.read.mode:03o} and keeps Claude Code's "
+            f"secrets; run `chmod 600 {item.path}`"
+        )
+    if det.problem and item.abandoned_temp:
+        report.say(f"warning: {det.problem} ({det.hint})")
+        return False
     if det.problem:
         report.fail(det.problem)
         return False
     if not det.hits:
-        report.say(f"no credential in {item.path}; left alone")
+        if not det.kept:
+            report.say(f"no credential in {item.path}; left alone")
         return False
     if item.read is not None and item.read.exposed:
         report.say(
@@ -137,12 +148,15 @@ def _namer(ctx: AppContext, force: bool, owned: set[str]) -> Namer:
     return Namer(read_metadata(ctx.paths).profiles, read_existing, force, owned)
 
 
-def _describe(plan: FilePlan, store: SecretStore, report: Report, dry: bool) -> None:
+def _describe(
+    plan: FilePlan, store: SecretStore, report: Report, dry: bool, note: str = ""
+) -> None:
     verb = "would go" if dry else "goes"
     for item in plan.items:
         report.say(
-            f"found {item.hit.label} in {plan.path}: {verb} to profile {item.profile!r} "
-            f"({item.hit.cred.kind}) in {store.name}"
+            f"found {item.hit.label} in {plan.path}"
+            + (f" ({note})" if note else "")
+            + f": {verb} to profile {item.profile!r} ({item.hit.cred.kind}) in {store.name}"
             + (" (already stored there)" if item.action == "same" else "")
         )
     if dry:
@@ -153,7 +167,7 @@ def _describe(plan: FilePlan, store: SecretStore, report: Report, dry: bool) -> 
                 f"  {plan.path}: the line(s) would become comments; the rest kept byte for byte"
             )
         else:
-            keys = sorted({k for i in plan.items for k in i.hit.keys})
+            keys = sorted({".".join((*i.hit.within, k)) for i in plan.items for k in i.hit.keys})
             report.say(
                 f"  {plan.path}: {', '.join(keys)} would be removed; the rest kept byte for byte"
             )
@@ -322,7 +336,7 @@ def _remove_plaintext(ctx: AppContext, plan: FilePlan) -> Read | None:
         if plan.delete:
             remove_file(plan.path)
         else:
-            replace_file(plan.path, plan.after, plan.read.mode)
+            replace_file(plan.path, plan.after, plan.mode)
         crash_point("source-rewritten")
     return None
 

@@ -17,7 +17,8 @@ from ..model import Credential
 from .claude_locks import claude_locks
 from .files import read_source, remove_file, replace_file
 from .plan import Namer, plan_file, same_credential
-from .scan import scan
+from .scan import Scanned, scan
+from .sources import kept_lines
 
 
 def plaintext_copies(ctx: AppContext, cred: Credential, extra: list[Path]) -> list[Path]:
@@ -30,9 +31,15 @@ def plaintext_copies(ctx: AppContext, cred: Credential, extra: list[Path]) -> li
 
 
 def remove_copies(ctx: AppContext, cred: Credential, extra: list[Path]) -> list[Path]:
-    """Strip `cred` from every file that holds it; returns the files changed."""
+    """Strip `cred` from every file that holds it; returns the files changed.
+
+    Also says (once per file and process) what a sweep cannot remove: Claude Code's
+    other secrets, which stay in its credentials file, and abandoned temp files of a
+    killed Claude Code write that do not parse (only deleting them helps).
+    """
     changed: list[Path] = []
     for item in scan(ctx.environ, extra):
+        _say_left(ctx, item)
         if item.read is None:
             continue
         hits = [h for h in item.detection.hits if same_credential(h.cred, cred)]
@@ -51,6 +58,19 @@ def remove_copies(ctx: AppContext, cred: Credential, extra: list[Path]) -> list[
             if plan.delete:
                 remove_file(item.path)
             else:
-                replace_file(item.path, plan.after, item.read.mode)
+                replace_file(item.path, plan.after, plan.mode)
         changed.append(item.path)
     return changed
+
+
+_SAID: set[str] = set()  # logout --all sweeps once per profile; say each thing once
+
+
+def _say_left(ctx: AppContext, item: Scanned) -> None:
+    lines = [f"cclogin: kept: {line}" for line in kept_lines(item.path, item.detection.kept)]
+    if item.abandoned_temp:
+        lines.append(f"cclogin: warning: {item.detection.problem} ({item.detection.hint})")
+    for line in lines:
+        if line not in _SAID:
+            _SAID.add(line)
+            ctx.notify(line)

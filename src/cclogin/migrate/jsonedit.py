@@ -1,7 +1,11 @@
-"""Remove or re-insert one top-level member of a JSON object, leaving every other byte.
+"""Remove or re-insert one member of a JSON object, leaving every other byte.
 
 Claude Code's files hold settings and other tools' keys beside the secret; re-dumping
 the document would reformat all of it. These edits work on the text instead.
+
+A member is named by its key and `within`, the keys of the objects enclosing it, from
+the top: `("env",)` for `env.ANTHROPIC_API_KEY` in Claude Code's `settings.json`. Where
+a key occurs twice, the last occurrence counts (as it does for `json.loads`).
 """
 
 from __future__ import annotations
@@ -22,36 +26,64 @@ class Member:
     end: int  # index just past the value
 
 
-def members(text: str) -> list[Member] | None:
-    """The top-level members of a JSON object text, or None if it is not one."""
-    try:
-        _DECODER.decode(text)  # validates the whole text first
-    except ValueError:
-        return None
-    pos = _WS.match(text, 0).end()  # type: ignore[union-attr]
+def _skip(text: str, pos: int) -> int:
+    return _WS.match(text, pos).end()  # type: ignore[union-attr]
+
+
+def _object_members(text: str, pos: int) -> list[Member] | None:
+    """The members of the object whose `{` is at or after whitespace from `pos`."""
+    pos = _skip(text, pos)
     if text[pos : pos + 1] != "{":
         return None
-    pos = _WS.match(text, pos + 1).end()  # type: ignore[union-attr]
+    pos = _skip(text, pos + 1)
     found: list[Member] = []
     if text[pos] == "}":
         return found
     while True:
         start = pos
         key, pos = json.decoder.scanstring(text, pos + 1)  # type: ignore[attr-defined]
-        pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
-        pos = _WS.match(text, pos + 1).end()  # type: ignore[union-attr]  # past ':'
+        pos = _skip(text, _skip(text, pos) + 1)  # past ':'
         value_start = pos
         _value, pos = _DECODER.raw_decode(text, pos)
         found.append(Member(str(key), start, value_start, pos))
-        pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
+        pos = _skip(text, pos)
         if text[pos] == "}":
             return found
-        pos = _WS.match(text, pos + 1).end()  # type: ignore[union-attr]  # past ','
+        pos = _skip(text, pos + 1)  # past ','
 
 
-def removal_span(text: str, key: str) -> tuple[int, int] | None:
+def members(text: str, within: tuple[str, ...] = ()) -> list[Member] | None:
+    """The members of the object at `within` in a JSON text, or None if there is none."""
+    try:
+        _DECODER.decode(text)  # validates the whole text first
+    except ValueError:
+        return None
+    found = _object_members(text, 0)
+    for key in within:
+        if found is None:
+            return None
+        parent = next((m for m in reversed(found) if m.key == key), None)
+        if parent is None:
+            return None
+        found = _object_members(text, parent.value_start)
+    return found
+
+
+def object_span(text: str, within: tuple[str, ...]) -> tuple[int, int] | None:
+    """[`{`, just past `}`) of the object at `within` (the whole document for `()`)."""
+    if members(text, within) is None:
+        return None
+    if not within:
+        start = _skip(text, 0)
+        _value, end = _DECODER.raw_decode(text, start)
+        return start, end
+    parent = next(m for m in reversed(members(text, within[:-1]) or []) if m.key == within[-1])
+    return parent.value_start, parent.end
+
+
+def removal_span(text: str, key: str, within: tuple[str, ...] = ()) -> tuple[int, int] | None:
     """[start, end) to cut so that `key` (its last occurrence) is gone and the rest stays valid."""
-    found = members(text)
+    found = members(text, within)
     if found is None:
         return None
     index = max((i for i, m in enumerate(found) if m.key == key), default=None)
@@ -65,34 +97,39 @@ def removal_span(text: str, key: str) -> tuple[int, int] | None:
     return member.start, member.end
 
 
-def member_text(text: str, key: str) -> str | None:
+def member_text(text: str, key: str, within: tuple[str, ...] = ()) -> str | None:
     """`"key": value` exactly as written (for re-insertion into a changed file)."""
-    found = members(text)
-    if found is None:
-        return None
-    for member in reversed(found):
+    for member in reversed(members(text, within) or []):
         if member.key == key:
             return text[member.start : member.end]
     return None
 
 
-def value_text(text: str, key: str) -> str | None:
+def value_text(text: str, key: str, within: tuple[str, ...] = ()) -> str | None:
     """The value of `key` exactly as written (a Claude login is kept byte for byte)."""
-    found = members(text)
-    if found is None:
-        return None
-    for member in reversed(found):
+    for member in reversed(members(text, within) or []):
         if member.key == key:
             return text[member.value_start : member.end]
     return None
 
 
-def insert_member(text: str, member: str) -> str | None:
-    """Put a member back as the first one of the object; None if `text` is no object."""
-    found = members(text)
+def insert_member(text: str, member: str, within: tuple[str, ...] = ()) -> str | None:
+    """Put a member back as the first one of the object at `within`.
+
+    A missing enclosing object is created (as the first member of its own parent);
+    None if `text` is no JSON object or something on the way is not an object.
+    """
+    found = members(text, within)
     if found is None:
+        if not within or members(text, within[:-1]) is None:
+            return None
+        if any(m.key == within[-1] for m in members(text, within[:-1]) or []):
+            return None  # there, but not an object
+        return insert_member(text, json.dumps(within[-1]) + ": {" + member + "}", within[:-1])
+    span = object_span(text, within)
+    if span is None:
         return None
-    brace = text.index("{")
+    brace = span[0]
     separator = "," if found else ""
     return text[: brace + 1] + member + separator + text[brace + 1 :]
 

@@ -18,7 +18,7 @@ from ..errors import CcloginError
 from ..model import Credential, Profile, dump_credential, primary_secret
 from . import jsonedit
 from .files import Read, sha256
-from .sources import Hit
+from .sources import Hit, kept_secret_keys
 
 MIGRATION_ID = "0001-claude-code-plaintext"
 Action = Literal["store", "same", "replace", "conflict"]
@@ -47,9 +47,10 @@ class Item:
     edits: list[Edit] = field(default_factory=list)
     members: list[str] = field(default_factory=list)  # JSON member texts removed
     after_sha: str = ""  # the file once this item's edits are applied
+    mode: int | None = None  # the file's mode before the migration (undo restores it)
 
     def origin(self, path: Path) -> dict[str, Any]:
-        return {
+        doc = {
             "migration": MIGRATION_ID,
             "at": time.time_ns(),  # undo goes newest first, so exact reversal applies
             "path": str(path),
@@ -59,6 +60,11 @@ class Item:
             "edits": [e.to_json() for e in self.edits],
             "members": self.members,
         }
+        if self.hit.within:
+            doc["within"] = list(self.hit.within)  # the members sit in this nested object
+        if self.mode is not None:
+            doc["mode"] = self.mode
+        return doc
 
 
 @dataclass
@@ -69,6 +75,7 @@ class FilePlan:
     after: bytes = b""
     delete: bool = False  # nothing but the credential was in it
     claude_file: bool = True  # take Claude Code's locks while touching it
+    mode: int = 0o600  # the rewritten file's mode: its own, or 0600 if secrets stay in it
 
     @property
     def conflicts(self) -> list[Item]:
@@ -118,11 +125,13 @@ def plan_file(path: Path, read: Read, hits: list[Hit], namer: Namer) -> FilePlan
     items: list[Item] = []
     for hit in hits:
         name, action = namer.choose(hit)
-        item = Item(hit, name, action)
+        item = Item(hit, name, action, mode=read.mode)
         text = _apply_hit(text, item)
         item.after_sha = sha256(text.encode())
         items.append(item)
     plan = FilePlan(path, read, items, claude_file=all(h.shape == "json" for h in hits))
+    # Claude Code's other secrets stay in the file (sources.KEPT_SECRET_KEYS): 0600.
+    plan.mode = 0o600 if items and kept_secret_keys(text) else read.mode
     if items and items[0].hit.shape == "json" and jsonedit.members(text) == []:
         # Only Claude Code's secrets were in it: the file goes (undo writes it back).
         last = items[-1]
@@ -152,8 +161,8 @@ def _apply_hit(text: str, item: Item) -> str:
     hit = item.hit
     if hit.shape == "json":
         for key in hit.keys:
-            while (span := jsonedit.removal_span(text, key)) is not None:
-                member = jsonedit.member_text(text, key)
+            while (span := jsonedit.removal_span(text, key, hit.within)) is not None:
+                member = jsonedit.member_text(text, key, hit.within)
                 if member is not None:
                     item.members.append(member)
                 start, end = span

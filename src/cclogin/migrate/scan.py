@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import CcloginError
 from .files import Read, read_source
-from .locations import legacy_locations
+from .locations import is_claude_temp, legacy_locations, location_note
 from .sources import Detection, detect
 
 
@@ -19,10 +19,21 @@ class Scanned:
     detection: Detection = field(default_factory=Detection)
     error: CcloginError | None = None  # could not be read safely
     explicit: bool = False  # named with --from
+    note: str = ""  # what the location is, for people (locations.location_note)
 
     @property
     def has_credentials(self) -> bool:
         return bool(self.detection.hits)
+
+    @property
+    def abandoned_temp(self) -> bool:
+        """A killed Claude Code write's temp file that does not parse: only deleting helps."""
+        return is_claude_temp(self.path) and self.detection.problem is not None
+
+    @property
+    def exposed_kept(self) -> bool:
+        """Claude Code's secrets stay in it (KEPT_SECRET_KEYS) but others can read it."""
+        return bool(self.detection.kept) and self.read is not None and self.read.exposed
 
 
 def candidate_paths(environ: Mapping[str, str], extra: list[Path]) -> list[tuple[Path, bool]]:
@@ -45,7 +56,7 @@ def scan(environ: Mapping[str, str], extra: list[Path] | None = None) -> list[Sc
     """Every candidate file that exists (and every --from file, existing or not)."""
     found: list[Scanned] = []
     for path, explicit in candidate_paths(environ, list(extra or [])):
-        item = Scanned(path, explicit=explicit)
+        item = Scanned(path, explicit=explicit, note=location_note(path, environ))
         try:
             item.read = read_source(path)
         except CcloginError as exc:
@@ -60,5 +71,13 @@ def scan(environ: Mapping[str, str], extra: list[Path] | None = None) -> list[Sc
                 found.append(item)
             continue
         item.detection = detect(path, item.read.data)
+        if item.abandoned_temp:
+            item.detection.problem = (
+                f"{path} is an abandoned temp file of Claude Code's (a killed write) and "
+                "looks like it holds a credential, but it does not parse; left as it is"
+            )
+            item.detection.hint = (
+                f"delete it with `rm {path}`: Claude Code never reads its temp files back"
+            )
         found.append(item)
     return found

@@ -2,8 +2,15 @@
 
 Shapes (migrations/0001-claude-code-plaintext/MIGRATION.md):
   * Claude Code's credentials file: `{"claudeAiOauth": {...}, "mcpOAuth": {...}, ...}`;
-    both keys are Claude Code's secrets and move; other top-level keys stay in place.
-  * `~/.claude.json`: `primaryApiKey` moves; every other setting stays byte for byte.
+    only `claudeAiOauth` moves (cclogin hands the login back through
+    CLAUDE_CODE_OAUTH_TOKEN). Claude Code's other secrets (`KEPT_SECRET_KEYS`) stay:
+    it reads them only from that file and nothing else can carry them. They are
+    reported by name (`Detection.kept`), never by value. Other keys stay as well.
+  * `~/.claude.json`, its legacy `.config.json` and its backups: `primaryApiKey` moves;
+    every other setting stays byte for byte.
+  * Claude Code's `settings.json` / `settings.local.json`: `env.ANTHROPIC_API_KEY`,
+    `env.ANTHROPIC_AUTH_TOKEN` and `env.CLAUDE_CODE_OAUTH_TOKEN` move; the rest of
+    `env` and of the file stays byte for byte.
   * `.env`-style lines: `ANTHROPIC_API_KEY=...`, `CLAUDE_CODE_OAUTH_TOKEN=...`.
 """
 
@@ -15,17 +22,47 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..model import ApiKey, ClaudeLogin, ClaudeToken, Credential
+from ..model import ApiKey, ClaudeLogin, ClaudeToken, Credential, OAuthTokens
 from ..secret import Secret
 from . import jsonedit
 
-SUBSCRIPTION_KEYS = ("claudeAiOauth", "mcpOAuth")  # Claude Code's own secrets
+SUBSCRIPTION_KEYS = ("claudeAiOauth",)  # what moves out of Claude Code's credentials file
+# Claude Code's other secrets in that file: they stay (see KEPT_REASON).
+KEPT_SECRET_KEYS = (
+    "mcpOAuth",
+    "mcpOAuthClientConfig",
+    "pluginSecrets",
+    "designOauth",
+    "chatHistoryOauth",
+    "cloudSessionsOauth",
+)
+KEPT_REASON = (
+    "Claude Code reads it only from this file and nothing else can carry it, "
+    "so cclogin leaves it in place"
+)
+# `env` of Claude Code's settings: variable -> (kind, profile name).
+# ANTHROPIC_AUTH_TOKEN is a bearer token (gateways, proxies): the `oauth` kind is the
+# one cclogin hands back as ANTHROPIC_AUTH_TOKEN; with no expiry and no refresh token
+# it is never refreshed, only handed out.
+SETTINGS_ENV = {
+    "ANTHROPIC_API_KEY": ("api_key", "claude-api-key"),
+    "ANTHROPIC_AUTH_TOKEN": ("oauth", "claude-auth-token"),
+    "CLAUDE_CODE_OAUTH_TOKEN": ("claude_token", "claude-oauth-token"),
+}
 ENV_VARIABLES = {"ANTHROPIC_API_KEY": "api_key", "CLAUDE_CODE_OAUTH_TOKEN": "claude_token"}
 _ENV_LINE = re.compile(
     r"^(?P<indent>[ \t]*)(?:export[ \t]+)?(?P<name>ANTHROPIC_API_KEY|CLAUDE_CODE_OAUTH_TOKEN)"
     r"[ \t]*=[ \t]*(?P<value>.*?)[ \t]*(?P<eol>\r?\n)?$"
 )
-_MARKERS = (b"claudeAiOauth", b"primaryApiKey", b"sk-ant-", b"ANTHROPIC_API_KEY")
+_MARKERS = (
+    b"claudeAiOauth",
+    b"primaryApiKey",
+    b"sk-ant-",
+    b"ANTHROPIC_API_KEY",
+    b"ANTHROPIC_AUTH_TOKEN",
+    b"CLAUDE_CODE_OAUTH_TOKEN",
+    *(k.encode() for k in KEPT_SECRET_KEYS),
+)
 
 Shape = Literal["json", "dotenv"]
 
@@ -39,6 +76,7 @@ class Hit:
     base_name: str  # the profile name it wants
     shape: Shape
     keys: tuple[str, ...] = ()  # JSON members to remove
+    within: tuple[str, ...] = ()  # JSON: the keys of the object holding them ("env",)
     line: int = -1  # dotenv: index of the line to replace
     variable: str = ""  # dotenv: the variable's name
 
@@ -48,10 +86,32 @@ class Detection:
     hits: list[Hit] = field(default_factory=list)
     problem: str | None = None  # why a credential-looking file could not be used
     warnings: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # KEPT_SECRET_KEYS present (names only)
+    hint: str | None = None  # what to do about `problem`, when there is a better fix
 
     @property
     def looks_secret(self) -> bool:
-        return bool(self.hits) or self.problem is not None
+        return bool(self.hits) or self.problem is not None or bool(self.kept)
+
+
+def kept_lines(path: Path, kept: list[str]) -> list[str]:
+    """One line per secret key left in Claude Code's credentials file, by name."""
+    return [
+        f"{path}: {key} stays in the file: {KEPT_REASON}"
+        + (" (moving it would disconnect Claude Code's MCP servers)" if key == "mcpOAuth" else "")
+        for key in kept
+    ]
+
+
+def kept_secret_keys(text: str) -> list[str]:
+    """The KEPT_SECRET_KEYS in a JSON object text that hold something (not empty)."""
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return []
+    if not isinstance(doc, dict):
+        return []
+    return [k for k in KEPT_SECRET_KEYS if doc.get(k) not in (None, "", {}, [])]
 
 
 def detect(path: Path, data: bytes) -> Detection:
@@ -82,6 +142,7 @@ def _detect_json(path: Path, text: str) -> Detection:
     out = Detection()
     if "claudeAiOauth" in doc:
         _subscription(path, text, doc, out)
+    out.kept = kept_secret_keys(text)
     if "primaryApiKey" in doc:
         key = doc["primaryApiKey"]
         if isinstance(key, str) and key.strip():
@@ -96,7 +157,31 @@ def _detect_json(path: Path, text: str) -> Detection:
             )
         elif key not in (None, ""):
             out.problem = f"{path}: primaryApiKey is a {type(key).__name__}, not a string"
+    if isinstance(doc.get("env"), dict):
+        _settings_env(path, doc["env"], out)
     return out
+
+
+def _settings_env(path: Path, env: dict[str, Any], out: Detection) -> None:
+    """`"env": {"ANTHROPIC_API_KEY": ...}` in Claude Code's settings."""
+    for variable, (kind, base_name) in SETTINGS_ENV.items():
+        value = env.get(variable)
+        if value is None or value == "":
+            continue
+        if not isinstance(value, str) or not value.strip():
+            out.problem = f"{path}: env.{variable} is not a string; left as it is"
+            continue
+        secret = Secret(value.strip())
+        cred: Credential = (
+            ApiKey(secret)
+            if kind == "api_key"
+            else ClaudeToken(secret)
+            if kind == "claude_token"
+            else OAuthTokens(access_token=secret)
+        )
+        out.hits.append(
+            Hit(cred, f"env.{variable}", base_name, "json", keys=(variable,), within=("env",))
+        )
 
 
 def _subscription(path: Path, text: str, doc: dict[str, Any], out: Detection) -> None:
@@ -118,7 +203,7 @@ def _subscription(path: Path, text: str, doc: dict[str, Any], out: Detection) ->
     out.hits.append(
         Hit(
             ClaudeLogin(raw=Secret(raw_value), access_token=Secret(token), expires_at=expires_at),
-            "Claude subscription login (claudeAiOauth" + (", mcpOAuth)" if len(keys) > 1 else ")"),
+            "Claude subscription login (claudeAiOauth)",
             "claude",
             "json",
             keys=keys,

@@ -92,7 +92,11 @@ def _restore(
         else:
             restored = _merge(path, current is not None, data, origin, edits, force)
             how = "with its credential put back into the current content"
-        mode = current.mode if current else 0o600
+        recorded = origin.get("mode")
+        if how == "exactly as it was" and isinstance(recorded, int):
+            mode = recorded  # migrate may have made it 0600 (secrets kept in it)
+        else:
+            mode = current.mode if current else 0o600
         journal = Journal(
             id=secrets.token_hex(6),
             op="undo",
@@ -138,12 +142,16 @@ def _merge(
             )
         return text.encode()
     members = [str(m) for m in origin.get("members", [])]
+    within = tuple(str(k) for k in origin.get("within", []))  # e.g. ("env",) in settings.json
     if not exists:
-        return ("{\n  " + ",\n  ".join(members) + "\n}\n").encode()
+        body = ",\n  ".join(members)
+        for key in reversed(within):
+            body = f"{json.dumps(key)}: {{{body}}}"
+        return ("{\n  " + body + "\n}\n").encode()
     text = data.decode("utf-8", "replace")
-    present = jsonedit.members(text)
-    if present is None:
+    if jsonedit.members(text) is None:
         raise UndoRefused(f"{path} is no longer a JSON object; not overwritten")
+    present = jsonedit.members(text, within) or []
     keys = {m.key for m in present}
     wanted = {m.split('"', 2)[1] for m in members}
     if keys & wanted and not force:
@@ -155,7 +163,7 @@ def _merge(
             return _reverse(b"", edits)
         raise UndoRefused(f"{path} holds the same keys again; cannot merge")
     for member in reversed(members):
-        merged = jsonedit.insert_member(text, member)
+        merged = jsonedit.insert_member(text, member, within)
         if merged is None:
             raise UndoRefused(f"{path} could not be merged into")
         text = merged
