@@ -112,12 +112,18 @@ def test_set_in_place_runs_without_path_and_undo_restores_bytes(legacy_home: Leg
         '[1, {"a": null}]', '[1, {"a": null}],\r\n    "apiKeyHelper": ' + json.dumps(command)
     )
     assert _settings(legacy_home).read_bytes() == expected.encode()
-    program = shlex.split(command)[0]
+    words = shlex.split(command)
+    assignments = {w.partition("=")[0] for w in words if "=" in w and not w.startswith("/")}
+    # Where cclogin's data and passphrase are travels with the command (never a
+    # passphrase): a Claude Code started from a desktop launcher has no shell variables.
+    assert assignments == {"CCLOGIN_HOME", "CCLOGIN_PASSPHRASE_FILE"}
+    program = words[len(assignments)]
     assert os.path.isabs(program) and os.path.isfile(program)
-    assert shlex.split(command)[1:] == ["token", "--profile", "claude-api-key"]
+    assert words[len(assignments) + 1 :] == ["token", "--profile", "claude-api-key"]
+    launcher_env = {"HOME": str(legacy_home.home), "PATH": "/usr/bin:/bin", "CCLOGIN_TEST_ONLY_WEAK_KDF": "1"}
     helper = subprocess.run(
         ["/bin/sh", "-c", command],
-        env=legacy_home.env(PATH="/usr/bin:/bin"),
+        env=launcher_env,
         capture_output=True,
         text=True,
         check=False,
@@ -219,6 +225,10 @@ def test_doctor_flags_a_missing_program_and_a_missing_passphrase(legacy_home: Le
     assert "/nowhere/bin/cclogin, which does not exist" in found[0]["message"]
     assert str(legacy_home.exe.resolve()) in found[0]["fix"]
     local.unlink()
+    # A helper written without the passphrase pointer (by hand, or by an older cclogin)
+    # fails where Claude Code's environment has no passphrase source.
+    bare = f"{shlex.quote(str(legacy_home.exe))} token --profile claude-api-key"
+    _settings(legacy_home).write_text(json.dumps({"apiKeyHelper": bare}))
 
     found = _doctor(legacy_home, CCLOGIN_PASSPHRASE_FILE="")
 

@@ -58,27 +58,42 @@ def is_claude_code(program: str) -> bool:
     return bool(names & {"claude", "claude.exe"})
 
 
-def cclogin_argv() -> list[str]:
-    """An absolute way to run this cclogin: Claude Code runs the helper through a shell
-    with its own PATH (an IDE, a desktop launcher), which may not hold ours."""
-    arg0 = sys.argv[0] if sys.argv else ""
-    if arg0 and Path(arg0).name.startswith("cclogin") and Path(arg0).is_file():
-        return [str(Path(arg0).absolute())]
-    found = shutil.which("cclogin")
+def cclogin_argv(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The installed cclogin as an absolute argv prefix: Claude Code runs the helper
+    through a shell with its own PATH (an IDE, a desktop launcher), which may lack ours.
+
+    The running `cclogin` entry script (its realpath), else `cclogin` on PATH made
+    absolute, else this Python with `-m cclogin`.
+    """
+    env = os.environ if environ is None else environ
+    argv0 = sys.argv[0] if sys.argv else ""
+    if argv0 and Path(argv0).name in ("cclogin", "cclogin.exe") and os.path.isfile(argv0):
+        return [os.path.realpath(argv0)]
+    found = shutil.which("cclogin", path=env.get("PATH"))
     if found:
-        return [str(Path(found).absolute())]
-    return [sys.executable, "-m", "cclogin"]
+        return [os.path.abspath(found)]
+    # Not realpath: a venv's python is a symlink, and resolving it leaves the venv.
+    return [os.path.abspath(sys.executable), "-m", "cclogin"]
+
+
+# Variables that say where cclogin's data and passphrase are (never a passphrase):
+# a Claude Code started from a desktop launcher has none of the user's shell variables.
+POINTER_VARIABLES = ("CCLOGIN_HOME", "CCLOGIN_PASSPHRASE_FILE", "CCLOGIN_PASSPHRASE_COMMAND")
+
+
+def helper_pointers(environ: Mapping[str, str]) -> dict[str, str]:
+    return {n: environ[n] for n in POINTER_VARIABLES if environ.get(n)}
 
 
 def helper_command(
-    profile: str, valid_for: float | None = None, pointers: Mapping[str, str] | None = None
+    profile: str,
+    valid_for: float | None = None,
+    pointers: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> str:
-    """The shell command Claude Code's apiKeyHelper runs to get this profile's secret.
-
-    `pointers` are variables that say where a passphrase comes from (a file, a
-    command), never a passphrase: Claude Code's environment does not carry them.
-    """
-    words = [*cclogin_argv(), "token", "--profile", profile]
+    """The shell command Claude Code's apiKeyHelper runs to get this profile's secret,
+    with the `pointers` (see POINTER_VARIABLES) it needs set in front."""
+    words = [*cclogin_argv(environ), "token", "--profile", profile]
     if valid_for is not None:
         words += ["--valid-for", str(int(valid_for))]
     assignments = [f"{name}={shlex.quote(value)}" for name, value in (pointers or {}).items()]
@@ -143,7 +158,7 @@ def hand_over(
         if kind == "oauth":
             ttl, valid_for = helper_timing(environ, lifetime)
             env[HELPER_TTL_VARIABLE] = str(int(ttl * 1000))
-        settings = {"apiKeyHelper": helper_command(profile, valid_for, helper_pointers)}
+        settings = {"apiKeyHelper": helper_command(profile, valid_for, helper_pointers, environ)}
         blank = SETTINGS_ENV_CREDENTIALS
     elif kind in HELPER_KINDS:
         variable = "ANTHROPIC_API_KEY" if kind == "api_key" else "ANTHROPIC_AUTH_TOKEN"

@@ -63,7 +63,7 @@ def prepare(
     program = claude_program(command, ctx.environ.get("PATH")) if env_name is None else None
     if program is None:
         return list(command), child_environment(ctx, explicit, env_name)
-    from ..claude_handover import hand_over, helper_timing, settings_files
+    from ..claude_handover import hand_over, helper_pointers, helper_timing, settings_files
     from ..migrate.locations import claude_config_dir
 
     resolved = resolve_secret(ctx, explicit, helper_timing(ctx.environ, None)[1])
@@ -71,12 +71,9 @@ def prepare(
         ctx.debug("Claude Code takes ANTHROPIC_API_KEY from the environment as it is")
         return list(command), _base_environment(ctx)
     profile = resolved.profile
-    pointers: dict[str, str] = {}
-    if profile.storage_class == "encrypted-file":
-        from ..store.passphrase import COMMAND_ENV, FILE_ENV
-
-        # exec strips CCLOGIN_PASSPHRASE*; the helper gets the pointers, never a value.
-        pointers = {n: ctx.environ[n] for n in (COMMAND_ENV, FILE_ENV) if ctx.environ.get(n)}
+    # exec strips CCLOGIN_PASSPHRASE*; the helper gets the pointers, never a value.
+    pointers = helper_pointers(ctx.environ)
+    passphrase_source = any(n.startswith("CCLOGIN_PASSPHRASE") for n in pointers)
     plan = hand_over(
         command,
         _base_environment(ctx),
@@ -86,7 +83,7 @@ def prepare(
         base_url=resolved.base_url,
         settings_files=settings_files(ctx.environ, Path.cwd(), claude_config_dir(ctx.environ)),
         helper_pointers=pointers,
-        helper_usable=profile.storage_class != "encrypted-file" or bool(pointers),
+        helper_usable=profile.storage_class != "encrypted-file" or passphrase_source,
         lifetime=None if resolved.expires_at is None else resolved.expires_at - time.time(),
     )
     ctx.debug(f"handing profile {profile.name!r} ({profile.kind}) to Claude Code at {program}")

@@ -17,9 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
-import shutil
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -52,27 +49,13 @@ def exec_alternative(profile: str) -> str:
     )
 
 
-def cclogin_program(environ: Mapping[str, str] | None = None) -> list[str]:
-    """The installed cclogin as an absolute argv prefix (Claude Code's PATH may lack it).
-
-    The running `cclogin` entry script (its realpath), else `cclogin` on PATH made
-    absolute, else this Python with `-m cclogin`.
-    """
-    env = os.environ if environ is None else environ
-    argv0 = sys.argv[0] if sys.argv else ""
-    if argv0 and Path(argv0).name in ("cclogin", "cclogin.exe") and os.path.isfile(argv0):
-        return [os.path.realpath(argv0)]
-    found = shutil.which("cclogin", path=env.get("PATH"))
-    if found:
-        return [os.path.abspath(found)]
-    # Not realpath: a venv's python is a symlink, and resolving it leaves the venv.
-    return [os.path.abspath(sys.executable), "-m", "cclogin"]
-
-
 def helper_command(profile: str, environ: Mapping[str, str] | None = None) -> str:
-    """`/abs/path/cclogin token --profile NAME`, shell-quoted."""
-    argv = [*cclogin_program(environ), "token", "--profile", profile]
-    return " ".join(shlex.quote(a) for a in argv)
+    """`[CCLOGIN_HOME=... CCLOGIN_PASSPHRASE_FILE=...] /abs/path/cclogin token --profile NAME`."""
+    from ..claude_handover import helper_command as command_for
+    from ..claude_handover import helper_pointers
+
+    env = os.environ if environ is None else environ
+    return command_for(profile, pointers=helper_pointers(env), environ=env)
 
 
 # --- why not ---------------------------------------------------------------------
