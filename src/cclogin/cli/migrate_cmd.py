@@ -32,6 +32,11 @@ from .output import note
     "--force", is_flag=True, help="Replace a profile (or apiKeyHelper) holding something else."
 )
 @click.option(
+    "--even-if-claude-running",
+    is_flag=True,
+    help="Migrate even while a Claude Code session uses these files (it is logged out).",
+)
+@click.option(
     "--set-api-key-helper/--no-set-api-key-helper",
     default=None,
     help="Point Claude Code's apiKeyHelper at `cclogin token` for a migrated API key (asked on a terminal).",
@@ -43,6 +48,7 @@ def command(
     undo: bool,
     profile: str | None,
     force: bool,
+    even_if_claude_running: bool,
     set_api_key_helper: bool | None,
 ) -> int:
     """Move plaintext credentials (Claude Code's files, .env lines) into the keychain."""
@@ -55,7 +61,13 @@ def command(
         return 0
     from ..migrate.engine import Options, migrate
 
-    report = migrate(ctx, Options(list(from_paths), dry_run, keep_backup, force))
+    def confirm(question: str) -> bool:
+        return click.confirm(question, default=False, err=True)
+
+    opts = Options(list(from_paths), dry_run, keep_backup, force)
+    opts.even_if_claude_running = even_if_claude_running
+    opts.confirm = confirm if ctx.interactive else None
+    report = migrate(ctx, opts)
     for line in report.lines:
         note(f"cclogin: {line}")
     if dry_run:
@@ -121,4 +133,50 @@ def _after(ctx: object, report: object, set_helper: bool | None, force: bool) ->
         note(
             f"cclogin: to use profile {p.name!r} with Claude Code: `cclogin exec --profile {p.name} -- claude`"
         )
+        if p.kind == "claude_login":
+            _subscription_notice(ctx, p)
     return ok
+
+
+LONG_LIVED_PROFILE = "claude-token"
+
+
+def _subscription_notice(ctx: object, p: object) -> None:
+    """A migrated subscription login lives hours: say when it ends, and offer the way out."""
+    from ..accounts.context import AppContext
+    from ..accounts.status import time_left
+    from ..model import Profile
+    from .status_cmd import when
+
+    assert isinstance(ctx, AppContext) and isinstance(p, Profile)  # noqa: S101
+    if p.expires_at is None:
+        note(
+            f"cclogin: the Claude login in {p.name!r} carries no expiry; Claude Code's access "
+            "tokens usually last about 8 hours"
+        )
+    else:
+        note(
+            f"cclogin: the Claude login in {p.name!r} expires in {time_left(p.expires_at)} "
+            f"({when(p.expires_at)}); only Claude Code may refresh it, so after that "
+            "`cclogin exec` exits 5 and asks for a new login"
+        )
+    note(
+        "cclogin: `cclogin login --claude` runs Claude Code's own sign-in and stores a "
+        "token that lasts a year: the login to keep in the keychain"
+    )
+    if not ctx.interactive:
+        return
+    if click.confirm(
+        f"Run `cclogin login --claude --profile {LONG_LIVED_PROFILE}` now?", default=False, err=True
+    ):
+        from ..accounts.oauth_login import login_with_claude
+
+        try:
+            made = login_with_claude(
+                ctx, LONG_LIVED_PROFILE, force=False, switch=True, confirm_replace=None
+            )
+        except CcloginError as exc:
+            note(f"cclogin: error: {exc.message}")
+            note(f"cclogin: hint: {exc.hint}")
+            return
+        note(f"cclogin: logged in: profile {made.name!r} is active")

@@ -11,7 +11,7 @@ from .app import PROFILE_HELP, app_context
 from .output import answer, answer_json
 
 
-def _when(epoch: float | None) -> str:
+def when(epoch: float | None) -> str:
     if epoch is None:
         return "-"
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -38,7 +38,7 @@ def _render(report: StatusReport) -> str:
             lines.append(
                 f"{mark} {row['name']:<16} {row['kind']:<13} {row['backend']:<27} "
                 f"{row['storage_class']:<15} {row['account'] or '-':<24} "
-                f"{_when(row['expires_at'])}{flag}"
+                f"{when(row['expires_at'])}{flag}"
             )
     return "\n".join(lines)
 
