@@ -27,8 +27,12 @@ never deleted.
 from __future__ import annotations
 
 import contextlib
+import errno
+import functools
 import json
 import os
+import secrets
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -197,12 +201,9 @@ def claude_locks(
         for lock in lock_set(files, environ):
             if not lock.path.parent.is_dir():
                 continue  # no Claude Code config here: nothing of its to guard
-            intent = {"path": str(lock.path), "stale": lock.stale}
-            _write_record(paths, [*held, intent])
-            _acquire(lock, deadline, environ, notify)
-            st = os.lstat(lock.path)
-            toucher.add(lock.path, st.st_ino, st.st_dev)
-            held.append({**intent, "ino": st.st_ino, "dev": st.st_dev})
+            entry = _take(paths, held, lock, deadline, environ, notify)
+            toucher.add(lock.path, int(str(entry["ino"])), int(str(entry["dev"])))
+            held.append(entry)
             _write_record(paths, held)
         crash_point("claude-locks-taken")
         yield
@@ -212,6 +213,91 @@ def claude_locks(
             _release(Path(str(entry["path"])), entry, notify)
         with contextlib.suppress(FileNotFoundError):
             _record(paths).unlink()
+
+
+def _take(
+    paths: Paths,
+    held: list[dict[str, object]],
+    lock: ClaudeLock,
+    deadline: float,
+    environ: Mapping[str, str],
+    notify: Callable[[str], None],
+) -> dict[str, object]:
+    """Take one lock so that a kill at any instant leaves a record of what is ours.
+
+    Where the kernel can (Linux `renameat2(RENAME_NOREPLACE)`), the directory is made
+    under a scratch name beside the lock, its inode recorded, and only then renamed
+    into place without replacing anything: as exclusive as Claude Code's own `mkdir`,
+    and never a directory of ours the record does not know. Elsewhere: `mkdir`, with
+    the intent recorded first (a kill in between leaves a directory recovery only
+    removes once it is stale by Claude Code's rule).
+    """
+    intent: dict[str, object] = {"path": str(lock.path), "stale": lock.stale}
+    scratch = _scratch_dir(lock.path)
+    if scratch is not None:
+        st = os.lstat(scratch)
+        entry = {**intent, "scratch": str(scratch), "ino": st.st_ino, "dev": st.st_dev}
+        _write_record(paths, [*held, entry])
+        try:
+            if _acquire(
+                lock, deadline, environ, notify, lambda: _rename_noreplace(scratch, lock.path)
+            ):
+                del entry["scratch"]
+                _touch(lock.path, st.st_ino, st.st_dev)  # made before the wait: freshen it
+                return entry
+        finally:
+            with contextlib.suppress(OSError):
+                os.rmdir(scratch)  # still there unless renamed into place
+    _write_record(paths, [*held, intent])
+    _acquire(lock, deadline, environ, notify, lambda: os.mkdir(lock.path, 0o700))
+    st = os.lstat(lock.path)
+    return {**intent, "ino": st.st_ino, "dev": st.st_dev}
+
+
+_AT_FDCWD = -100
+_RENAME_NOREPLACE = 1
+
+
+def _rename_noreplace(src: Path, dst: Path) -> None:
+    """rename(src, dst) failing with FileExistsError if dst exists; NotImplementedError
+    where the kernel or the filesystem cannot."""
+    renameat2 = _lookup_renameat2()
+    if renameat2 is None:
+        raise NotImplementedError
+    import ctypes
+
+    if renameat2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), _RENAME_NOREPLACE):
+        err = ctypes.get_errno()
+        if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+            raise NotImplementedError
+        raise OSError(err, os.strerror(err), str(dst))  # EEXIST: FileExistsError
+
+
+@functools.cache
+def _lookup_renameat2() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        fn = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+def _scratch_dir(lock: Path) -> Path | None:
+    """A fresh empty directory beside `lock`, or None where rename cannot be exclusive."""
+    if _lookup_renameat2() is None:
+        return None
+    scratch = lock.with_name(f"{lock.name}.cclogin-{secrets.token_hex(4)}")
+    try:
+        os.mkdir(scratch, 0o700)
+    except OSError:
+        return None
+    return scratch
 
 
 def _wait_seconds(environ: Mapping[str, str]) -> float:
@@ -250,13 +336,20 @@ def _remove_if_stale(lock: ClaudeLock, notify: Callable[[str], None], why: str) 
 
 
 def _acquire(
-    lock: ClaudeLock, deadline: float, environ: Mapping[str, str], notify: Callable[[str], None]
-) -> None:
+    lock: ClaudeLock,
+    deadline: float,
+    environ: Mapping[str, str],
+    notify: Callable[[str], None],
+    create: Callable[[], None],
+) -> bool:
+    """Wait for `create()` to make the lock; False if `create` is not supported here."""
     told = False
     while True:
         try:
-            os.mkdir(lock.path, 0o700)
-            return
+            create()
+            return True
+        except NotImplementedError:
+            return False
         except FileExistsError:
             pass
         except OSError as exc:
@@ -268,7 +361,9 @@ def _acquire(
             continue
         if not told:
             wait = max(0.0, deadline - time.monotonic())
-            notify(f"cclogin: note: Claude Code holds {lock.path}; waiting up to {wait:g} s for it")
+            notify(
+                f"cclogin: note: Claude Code holds {lock.path}; waiting up to {wait:.3g} s for it"
+            )
             told = True
         if time.monotonic() >= deadline:
             raise ClaudeBusy(
@@ -346,13 +441,17 @@ def release_leftover_locks(paths: Paths, notify: Callable[[str], None]) -> None:
             continue
         lock = Path(str(entry.get("path")))
         if "ino" in entry:
-            with contextlib.suppress(OSError):
-                st = os.lstat(lock)
-                if (st.st_ino, st.st_dev) == (entry.get("ino"), entry.get("dev")):
-                    os.rmdir(lock)
-                    notify(
-                        f"cclogin: note: removed Claude Code lock {lock} left by an interrupted run"
-                    )
+            where = [lock] + ([Path(str(entry["scratch"]))] if "scratch" in entry else [])
+            for path in where:  # killed before or after the rename into place
+                with contextlib.suppress(OSError):
+                    st = os.lstat(path)
+                    if (st.st_ino, st.st_dev) == (entry.get("ino"), entry.get("dev")):
+                        os.rmdir(path)
+                        if path == lock:
+                            notify(
+                                f"cclogin: note: removed Claude Code lock {lock} left by an "
+                                "interrupted run"
+                            )
             continue
         stale = entry.get("stale")
         spec = ClaudeLock(lock, float(stale) if isinstance(stale, int | float) else REFRESH_STALE)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from ..fsio import atomic_write, read_private
 from ..model import Credential, Profile, load_credential, profile_name, secret_key
 from ..store.base import SecretStore
 from .claude_locks import claude_locks
+from .claude_running import check_running, running_claude
 from .crash import crash_point
 from .files import Read, read_source, remove_file, replace_file, sha256
 from .journal import Journal, migrate_lock
@@ -38,6 +40,8 @@ class Options:
     dry_run: bool = False
     keep_backup: bool = False
     force: bool = False
+    even_if_claude_running: bool = False
+    confirm: Callable[[str], bool] | None = None  # a terminal's yes/no; None: no terminal
 
 
 @dataclass
@@ -66,6 +70,7 @@ def migrate(ctx: AppContext, opts: Options) -> Report:
             except CcloginError as exc:
                 report.fail(exc.message)
         scanned = scan(ctx.environ, opts.from_paths)
+        _check_claude_running(ctx, opts, scanned, report)
         store: SecretStore | None = None
         namer = _namer(ctx, opts.force, set())
         for item in scanned:
@@ -90,6 +95,23 @@ def migrate(ctx: AppContext, opts: Options) -> Report:
         if not report.found_any and report.failures == 0:
             report.say("nothing to migrate: no plaintext credential found (already migrated?)")
     return report
+
+
+def _check_claude_running(
+    ctx: AppContext, opts: Options, scanned: list[Scanned], report: Report
+) -> None:
+    """Before any file is touched: a running Claude Code on them is asked about or refused."""
+    touched = [
+        i.path for i in scanned if i.error is None and i.read is not None and i.detection.hits
+    ]
+    if touched:
+        check_running(
+            running_claude(ctx.environ, touched),
+            dry_run=opts.dry_run,
+            allowed=opts.even_if_claude_running,
+            confirm=opts.confirm,
+            say=report.say,
+        )
 
 
 def _migrated_before(ctx: AppContext, item: Scanned, report: Report) -> bool:
