@@ -5,6 +5,10 @@ The rule: look at what is actually there, not at how far the journal says we got
     plaintext (if the file is still exactly as read), drop the backup;
   * otherwise -> roll back: the source is (or is put back) as it was, the backup goes,
     half-made profiles go.
+"Is it in the store?" has three answers: held, absent, or could not ask (no session
+bus, a locked keychain, no passphrase source, a timeout, a wrong passphrase). Only
+the first two decide anything; with the third the journal stays, nothing changes,
+and a later run (with the store reachable) settles it.
 Settling is idempotent, so being killed while settling is just another leftover.
 """
 
@@ -17,7 +21,7 @@ from pathlib import Path
 
 from ..accounts.context import AppContext
 from ..accounts.profiles import editing_metadata, read_metadata
-from ..errors import CcloginError
+from ..errors import CcloginError, SecretNotFound
 from ..fsio import TEMP_SUFFIX, read_private
 from ..model import Profile, secret_key
 from .claude_locks import claude_locks, release_leftover_locks
@@ -28,6 +32,12 @@ from .pending import has_leftovers
 
 Notify = Callable[[str], None]
 
+HELD, ABSENT = "held", "absent"
+
+
+class CouldNotAsk(CcloginError):
+    """The store did not answer, so a journal cannot be settled yet: it is kept as it is."""
+
 
 def recover_all(ctx: AppContext) -> list[str]:
     """Settle every leftover journal; call with the migrate lock held."""
@@ -36,12 +46,15 @@ def recover_all(ctx: AppContext) -> list[str]:
     for path in journal_files(ctx.paths):
         crash_point("recover-started")
         journal = Journal.load(path)
-        if journal.op == "undo":
-            from .undo import settle_undo
+        try:
+            if journal.op == "undo":
+                from .undo import settle_undo
 
-            lines += settle_undo(ctx, journal)
-        else:
-            lines += settle(ctx, journal, interrupted=True)
+                lines += settle_undo(ctx, journal)
+            else:
+                lines += settle(ctx, journal, interrupted=True)
+        except CouldNotAsk as exc:
+            lines.append(f"note: {exc.message}")
     _remove_backup_temps(ctx)
     return lines
 
@@ -72,17 +85,23 @@ def settle(ctx: AppContext, journal: Journal, *, interrupted: bool) -> list[str]
     path = Path(journal.path)
     what = "an interrupted migration of" if interrupted else "the migration of"
     profiles = [Profile.from_json(p["profile"]) for p in journal.profiles]
-    stored = all(
-        _holds(ctx, p, e["blob_sha"]) for p, e in zip(profiles, journal.profiles, strict=True)
-    )
+    answers = [_ask(ctx, p, e["blob_sha"]) for p, e in zip(profiles, journal.profiles, strict=True)]
+    unknown = [a for a in answers if isinstance(a, CcloginError)]
+    if unknown:
+        # Neither rolling forward nor back is safe without knowing: change nothing.
+        raise CouldNotAsk(
+            f"{what} {path} will be finished later: the store could not be asked "
+            f"({unknown[0].message})",
+            "make the store reachable (unlock the keychain, or set a passphrase source), "
+            "then run `cclogin migrate`",
+        )
+    stored = all(a == HELD for a in answers)
     current: Read | _Unknown | None
     try:
         current = read_source(path)
     except CcloginError:
         current = None if not path.exists() else _Unknown()
     backup = Path(journal.backup) if journal.backup else None
-    backup_data = read_private(backup) if backup and backup.exists() else None
-    backup_ok = backup_data is not None and sha256(backup_data) == journal.source_sha
     lines: list[str] = []
     remove_stale_temps(path)
     if stored:
@@ -117,27 +136,54 @@ def settle(ctx: AppContext, journal: Journal, *, interrupted: bool) -> list[str]
         if backup and not journal.keep_backup:
             _unlink(backup)
     else:
-        intact = (
-            current is not None
-            and not isinstance(current, _Unknown)
-            and sha256(current.data) == journal.source_sha
-        )
-        gone = current is None or (
-            not isinstance(current, _Unknown) and sha256(current.data) == journal.after_sha
-        )
-        if gone and backup_ok and backup is not None and backup_data is not None:
-            # Should not happen (the source changes only once the store holds it), but
-            # if the store lost it, the backup is the credential: put it back.
-            replace_file(path, backup_data, journal.mode)
-            lines.append(f"restored {path} from its backup: the store did not hold it")
-            _unlink(backup)
-        elif backup is not None and intact:
-            _unlink(backup)
-        elif backup is not None and backup.exists():
-            lines.append(f"{path} changed meanwhile; its earlier content is kept in {backup}")
-        _drop_unfinished(ctx, profiles, journal)
-        lines.append(f"rolled back {what} {path}: the file is as it was; nothing was lost")
+        lines += _roll_back(ctx, journal, profiles, current, what)
     journal.remove(ctx.paths)
+    return lines
+
+
+def _roll_back(
+    ctx: AppContext,
+    journal: Journal,
+    profiles: list[Profile],
+    current: Read | _Unknown | None,
+    what: str,
+) -> list[str]:
+    """The store does not hold every credential: the source is (or goes back) as it was."""
+    path = Path(journal.path)
+    backup = Path(journal.backup) if journal.backup else None
+    backup_data = read_private(backup) if backup and backup.exists() else None
+    backup_ok = backup_data is not None and sha256(backup_data) == journal.source_sha
+    lines: list[str] = []
+    intact = (
+        current is not None
+        and not isinstance(current, _Unknown)
+        and sha256(current.data) == journal.source_sha
+    )
+    gone = current is None or (
+        not isinstance(current, _Unknown) and sha256(current.data) == journal.after_sha
+    )
+    if gone and backup_ok and backup is not None and backup_data is not None:
+        # Should not happen (the source changes only once the store holds it), but
+        # if the store lost it, the backup is the credential: put it back.
+        replace_file(path, backup_data, journal.mode)
+        lines.append(f"restored {path} from its backup: the store did not hold it")
+        intact = _as_read(path, journal.source_sha)
+        if intact:
+            _unlink(backup)
+    elif backup is not None and intact:
+        _unlink(backup)
+    elif backup is not None and backup.exists():
+        lines.append(f"{path} changed meanwhile; its earlier content is kept in {backup}")
+    _drop_unfinished(ctx, profiles, journal)
+    if intact:  # checked above: the file holds exactly the bytes the run started from
+        lines.append(f"rolled back {what} {path}: the file is as it was; nothing was lost")
+    elif backup is not None and backup.exists():
+        lines.append(f"rolled back {what} {path}; the file as it was is kept in {backup}")
+    else:
+        lines.append(
+            f"warning: rolled back {what} {path}, but the file is not as it was read and "
+            "no backup of it is left; check it"
+        )
     return lines
 
 
@@ -145,12 +191,25 @@ class _Unknown:
     """A source that exists but can no longer be read safely (left for the next scan)."""
 
 
-def _holds(ctx: AppContext, profile: Profile, blob_sha: str) -> bool:
+def _ask(ctx: AppContext, profile: Profile, blob_sha: str) -> str | CcloginError:
+    """HELD, ABSENT (not there, or not the bytes this run wrote), or the error that kept
+    the store from answering (StoreUnavailable, StoreLocked, StoreTimeout,
+    PassphraseUnavailable, a wrong passphrase, ...): "could not ask" is never "absent"."""
     try:
         blob = ctx.store_for(profile).get(secret_key(profile.name))
+    except SecretNotFound:
+        return ABSENT
+    except CcloginError as exc:
+        return exc
+    return HELD if blob is not None and sha256(blob) == blob_sha else ABSENT
+
+
+def _as_read(path: Path, source_sha: str) -> bool:
+    try:
+        again = read_source(path)
     except CcloginError:
         return False
-    return blob is not None and sha256(blob) == blob_sha
+    return again is not None and sha256(again.data) == source_sha
 
 
 def _ensure_profiles(ctx: AppContext, profiles: list[Profile]) -> None:
@@ -167,7 +226,7 @@ def _ensure_profiles(ctx: AppContext, profiles: list[Profile]) -> None:
 def _drop_unfinished(ctx: AppContext, profiles: list[Profile], journal: Journal) -> None:
     """Profiles this run created whose secret never made it: remove the dangling names."""
     for profile, entry in zip(profiles, journal.profiles, strict=True):
-        if not entry.get("was_new") or _holds(ctx, profile, entry["blob_sha"]):
+        if not entry.get("was_new") or _ask(ctx, profile, entry["blob_sha"]) != ABSENT:
             continue
         with contextlib.suppress(CcloginError):
             ctx.store_for(profile).delete(secret_key(profile.name))

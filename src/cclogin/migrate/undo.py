@@ -16,7 +16,7 @@ from typing import Any
 from ..accounts.context import AppContext
 from ..accounts.copies import known_copies
 from ..accounts.profiles import editing_metadata, read_metadata
-from ..errors import CcloginError
+from ..errors import CcloginError, SecretNotFound, StoreError
 from ..model import Profile, secret_key
 from . import jsonedit
 from .claude_locks import claude_locks
@@ -24,7 +24,7 @@ from .crash import crash_point
 from .files import read_source, remove_file, remove_stale_temps, replace_file, sha256
 from .journal import Journal, migrate_lock
 from .plan import SETTINGS_SHAPE, Edit, origins_of
-from .recover import recover_all
+from .recover import CouldNotAsk, recover_all
 
 
 class UndoRefused(CcloginError):
@@ -186,16 +186,26 @@ def settle_undo(ctx: AppContext, journal: Journal) -> list[str]:
     remove_stale_temps(path)
     profile = Profile.from_json(journal.profiles[0]["profile"])
     current = read_source(path)
-    journal.remove(ctx.paths)
     if current is not None and sha256(current.data) == journal.source_sha:
         lines: list[str] = []
         if profile.name in read_metadata(ctx.paths).profiles:
+            try:  # the profile's record is needed (settings to put back) and then deleted
+                ctx.store_for(profile).get(secret_key(profile.name))
+            except SecretNotFound:
+                pass
+            except StoreError as exc:
+                raise CouldNotAsk(
+                    f"an interrupted undo of {path} will be finished later: the store "
+                    f"could not be asked ({exc.message})"
+                ) from None
             lines += _settings_back(ctx, profile)
             _drop_profile(ctx, profile)
+        journal.remove(ctx.paths)
         return [
             *lines,
             f"finished an interrupted undo: {path} is back, profile {profile.name!r} removed",
         ]
+    journal.remove(ctx.paths)
     return [f"rolled back an interrupted undo of {path}: profile {profile.name!r} is kept"]
 
 
