@@ -148,7 +148,8 @@ def _usable(item: Scanned, report: Report) -> bool:
         report.fail(det.problem)
         return False
     if not det.hits:
-        if not det.kept:
+        if not det.kept and (item.explicit or item.path.name.endswith("credentials.json")):
+            # Settings, configs and backups without a secret are the usual case: silent.
             report.say(f"no credential in {item.path}; left alone")
         return False
     if item.read is not None and item.read.exposed:
