@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shlex
 import subprocess
 import time
 from collections.abc import Iterator
@@ -264,8 +263,8 @@ def test_api_key_helper_points_claude_code_at_cclogin(legacy_home: LegacyHome) -
     doc = json.loads(settings.read_text())
     assert doc["model"] == "opus" and doc["permissions"] == {"allow": ["Bash(ls)"]}
     assert doc["apiKeyHelper"].endswith("token --profile claude-api-key")
-    helper = subprocess.run(
-        shlex.split(doc["apiKeyHelper"]),
+    helper = subprocess.run(  # Claude Code runs the helper through a shell
+        ["/bin/sh", "-c", doc["apiKeyHelper"]],
         env=legacy_home.env(),
         capture_output=True,
         text=True,

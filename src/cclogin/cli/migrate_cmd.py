@@ -120,13 +120,13 @@ def _after(ctx: object, report: object, set_helper: bool | None, force: bool) ->
                 ok = False
         elif refused is not None:
             note(
-                f"cclogin: Claude Code no longer finds this key in ~/.claude.json; run it with "
+                f"cclogin: Claude Code no longer finds this key in its files; run it with "
                 f"`cclogin exec --profile {p.name} -- claude` (--set-api-key-helper is not "
                 f"offered: {refused.message.removeprefix('apiKeyHelper not set: ')})"
             )
         else:
             note(
-                f"cclogin: Claude Code no longer finds this key in ~/.claude.json; run it with "
+                f"cclogin: Claude Code no longer finds this key in its files; run it with "
                 f"`cclogin exec --profile {p.name} -- claude`, or rerun with --set-api-key-helper"
             )
     for p in others:
