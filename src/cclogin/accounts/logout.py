@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,16 +44,22 @@ def logout(
         targets = [meta.get(resolve_name(meta, name or ctx.profile_env()))]
     report = LogoutReport()
     failures: list[str] = []
+    hints: list[str] = []
     for profile in targets:
         try:
             _logout_one(ctx, profile, revoke, report)
         except CcloginError as exc:
             where = exc.message.removeprefix(f"{profile.backend}: ")
             failures.append(f"{profile.name} ({profile.backend}: {where})")
+            if isinstance(exc, HardLinkedCopy):
+                hints.append(exc.hint)
     if everything:
         _wipe_orphans(ctx, {p.backend for p in targets}, report, failures)
     if failures:
-        raise LogoutIncomplete("logout is incomplete; still stored: " + "; ".join(failures))
+        raise LogoutIncomplete(
+            "logout is incomplete; still stored: " + "; ".join(failures),
+            hints[0] if len(hints) == 1 and len(failures) == 1 else None,
+        )
     return report
 
 
@@ -61,6 +68,8 @@ def _logout_one(ctx: AppContext, profile: Profile, revoke: bool, report: LogoutR
     key = secret_key(profile.name)
     ctx.debug(f"logging out {profile.name!r} from {store.name}")
     cred = _stored(store, key)
+    if cred is not None:
+        _refuse_hard_linked(ctx, profile, cred)  # before anything is deleted
     if revoke and profile.kind == "oauth":
         _revoke(ctx, profile, cred, report)
     if store.delete(key):
@@ -119,6 +128,26 @@ def _remove_plaintext_copies(
             f"a plaintext copy of the secret is still in {left[0]}",
             "it changed while logging out; run `cclogin logout` again or remove it by hand",
         )
+
+
+class HardLinkedCopy(CcloginError):
+    """A plaintext copy with other names: removing one name would leave the secret."""
+
+
+def _refuse_hard_linked(ctx: AppContext, profile: Profile, cred: Credential) -> None:
+    """Logout would strip the plaintext copy from one name only: refuse, changing nothing."""
+    from ..migrate.files import hard_linked
+    from ..migrate.forget import plaintext_copies
+
+    extra = [Path(profile.source)] if profile.source else []
+    for path in plaintext_copies(ctx, cred, extra):
+        try:
+            links = os.lstat(path).st_nlink
+        except OSError:
+            continue
+        if links > 1:
+            refusal = hard_linked(path, links)
+            raise HardLinkedCopy(refusal.message, refusal.hint)
 
 
 def _prove_gone(store: SecretStore, key: str) -> None:

@@ -33,6 +33,7 @@ class Read:
     data: bytes
     mode: int
     exposed: bool  # readable or writable by group/others
+    nlink: int = 1  # names of this inode: >1 means replacing one name leaves the others
 
 
 def sha256(data: bytes) -> str:
@@ -73,9 +74,25 @@ def read_source(path: Path, max_size: int = MAX_SOURCE_BYTES) -> Read | None:
         if len(data) > max_size:
             raise SourceTooLarge(f"{path} grew past {max_size} bytes while being read")
         mode = stat.S_IMODE(st.st_mode)
-        return Read(data, mode, bool(mode & 0o077) and os.name == "posix")
+        return Read(data, mode, bool(mode & 0o077) and os.name == "posix", st.st_nlink)
     finally:
         os.close(fd)
+
+
+def hard_linked(path: Path, nlink: int) -> UnsafeFile:
+    """The refusal for a credential file with other names: replacing or unlinking this
+    one would leave the plaintext in every other (a dotfiles folder, a `cp -al` copy).
+
+    Refused rather than rewritten in place: a write through the inode is not atomic (a
+    kill mid-way truncates the file under every name) and changes files the user keeps
+    elsewhere for reasons of their own."""
+    others = nlink - 1
+    return UnsafeFile(
+        f"{path} holds a credential and has {nlink} hard links: the plaintext would stay "
+        f"in the other {others} name{'s' if others > 1 else ''}; left as it is",
+        f"find the other links with `find ~ -samefile {path}` and remove them, "
+        "then run the command again",
+    )
 
 
 def replace_file(path: Path, data: bytes, mode: int) -> None:

@@ -43,8 +43,8 @@ def remove_copies(ctx: AppContext, cred: Credential, extra: list[Path]) -> list[
         if item.read is None:
             continue
         hits = [h for h in item.detection.hits if same_credential(h.cred, cred)]
-        if not hits:
-            continue
+        if not hits or item.read.nlink > 1:
+            continue  # another name would keep it: logout's re-scan reports the file
         plan = plan_file(item.path, item.read, hits, Namer({}, None, True, set()))
         guard = (
             claude_locks(ctx.paths, ctx.environ, ctx.notify, files=[item.path])
@@ -53,7 +53,7 @@ def remove_copies(ctx: AppContext, cred: Credential, extra: list[Path]) -> list[
         )
         with guard:
             current = read_source(item.path)
-            if current is None or current.data != item.read.data:
+            if current is None or current.data != item.read.data or current.nlink > 1:
                 continue  # changed meanwhile: the re-scan after logout reports it
             if plan.delete:
                 remove_file(item.path)

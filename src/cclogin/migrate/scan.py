@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import CcloginError
-from .files import Read, read_source
+from .files import Read, hard_linked, read_source
 from .locations import is_claude_temp, legacy_locations, location_note
 from .sources import Detection, detect
 
@@ -71,6 +71,8 @@ def scan(environ: Mapping[str, str], extra: list[Path] | None = None) -> list[Sc
                 found.append(item)
             continue
         item.detection = detect(path, item.read.data)
+        if item.read.nlink > 1 and item.detection.hits:
+            item.error = hard_linked(path, item.read.nlink)
         if item.abandoned_temp:
             item.detection.problem = (
                 f"{path} is an abandoned temp file of Claude Code's (a killed write) and "
