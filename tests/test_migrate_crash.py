@@ -130,12 +130,18 @@ def test_kill_during_undo(legacy_home: LegacyHome, point: str) -> None:
 
 @pytest.mark.slow
 def test_random_instant_kills(legacy_home: LegacyHome, tmp_path: Path) -> None:
-    """25 runs, each SIGKILLed after a random delay somewhere inside a migration."""
+    """25 runs, each SIGKILLed at a random instant inside a migration.
+
+    The instant is tied to progress the code reports (the k-th crash point passed, k
+    random), not to a delay measured on this machine: the kill then lands somewhere
+    between two steps however loaded the machine is.
+    """
     rng = random.Random(int(os.environ.get("CCLOGIN_TEST_SEED", "20240601")))
     args = _seed(legacy_home)
-    started = time.monotonic()
-    legacy_home.run(*args, check=True)
-    full = time.monotonic() - started
+    progress = tmp_path / "progress-full"
+    legacy_home.run(*args, check=True, CCLOGIN_TEST_ONLY_PROGRESS=str(progress))
+    steps = len(progress.read_text().splitlines())
+    assert steps > 5  # the seeded home makes a run pass many crash points
     kills = 0
     for run in range(25):
         home = LegacyHome(tmp_path / f"run{run}")
@@ -143,8 +149,14 @@ def test_random_instant_kills(legacy_home: LegacyHome, tmp_path: Path) -> None:
         (home.root / "passphrase").write_text("correct horse battery staple\n")
         (home.root / "passphrase").chmod(0o600)
         run_args = _seed(home)
-        proc = home.popen(*run_args)
-        time.sleep(rng.uniform(0.0, full * 1.1))
+        marks = tmp_path / f"progress-{run}"
+        target = rng.randrange(0, steps)  # 0: before the first step
+        proc = home.popen(*run_args, CCLOGIN_TEST_ONLY_PROGRESS=str(marks))
+        deadline = time.monotonic() + 60  # a bound for a hung run, not a measurement
+        while proc.poll() is None and time.monotonic() < deadline:
+            if target == 0 or (marks.exists() and marks.read_text().count("\n") >= target):
+                break
+            time.sleep(0.001)
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=60)
         kills += proc.returncode == -signal.SIGKILL

@@ -2,8 +2,10 @@
 
 `CCLOGIN_TEST_ONLY_CRASH_AT=<point>` kills the process at that point; with
 `CCLOGIN_TEST_ONLY_PAUSE_AT=<point>` the process creates `<CCLOGIN_HOME>/paused-<point>`
-and waits (at most a minute) until a test deletes it, to act like a concurrent writer.
-Neither variable has any effect unless set; nothing else reads them.
+and waits (at most a minute) until a test deletes it, to act like a concurrent writer;
+`CCLOGIN_TEST_ONLY_PROGRESS=<file>` appends each point's name to that file as it is
+passed, so a test can kill at an instant tied to progress, not to the machine's speed.
+None of these has any effect unless set; nothing else reads them.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 
 CRASH_ENV = "CCLOGIN_TEST_ONLY_CRASH_AT"
 PAUSE_ENV = "CCLOGIN_TEST_ONLY_PAUSE_AT"
+PROGRESS_ENV = "CCLOGIN_TEST_ONLY_PROGRESS"
 
 # Every point, in the order a migration passes them (the kill test walks this list).
 MIGRATE_POINTS = (
@@ -39,6 +42,10 @@ _paused: set[str] = set()
 
 
 def crash_point(name: str) -> None:
+    progress = os.environ.get(PROGRESS_ENV)
+    if progress:
+        with open(progress, "a", encoding="utf-8") as fh:
+            fh.write(name + "\n")
     if os.environ.get(CRASH_ENV) == name:
         kill = getattr(signal, "SIGKILL", None)
         if kill is None:  # pragma: no cover - Windows: no SIGKILL, same effect
