@@ -183,30 +183,49 @@ def test_pasted_answers() -> None:
 
 
 def test_loopback_ignores_other_paths_and_serves_one_callback() -> None:
+    import threading
+
     with LoopbackServer(lambda params: None, "https://idp.test/auth?x=1") as srv:
         assert srv.redirect_uri.startswith("http://127.0.0.1:")
         with httpx.Client(trust_env=False) as c:
             assert c.get(f"http://127.0.0.1:{srv.port}/favicon.ico").status_code == 404
             assert c.get(f"http://127.0.0.1:{srv.port}/other?code=x").status_code == 404
+            assert c.get(f"http://127.0.0.1:{srv.port}/start").status_code == 404
             start = c.get(srv.start_url)
             assert start.status_code == 302
             assert start.headers["location"] == "https://idp.test/auth?x=1"
-            first = c.get(srv.redirect_uri + "?code=one&state=s")
-            assert first.status_code == 200 and "close this window" in first.text
+        pages: list[httpx.Response] = []
+
+        def browser() -> None:
+            with httpx.Client(trust_env=False, timeout=30) as b:
+                pages.append(b.get(srv.redirect_uri + "?code=one&state=s"))
+
+        t = threading.Thread(target=browser)
+        t.start()
+        assert srv.wait(5).params["code"] == "one"
+        srv.finish(None)  # the exchange worked: only now does the page say so
+        t.join(10)
+        assert pages[0].status_code == 200 and "Signed in" in pages[0].text
+        with httpx.Client(trust_env=False) as c:
             again = c.get(srv.redirect_uri + "?code=two&state=s")
             assert again.status_code == 410
-        assert srv.wait(5).params["code"] == "one"
 
 
 def test_loopback_error_page_and_timeout() -> None:
-    from cclogin.oauth.errors import StateMismatch
+    from cclogin.oauth.errors import IssuerMismatch, StateMismatch
 
     with LoopbackServer(lambda p: StateMismatch("the answer is not ours")) as srv:
         with httpx.Client(trust_env=False) as c:
             page = c.get(srv.redirect_uri + "?code=c&state=bad")
+        assert page.status_code == 400 and "code=c" not in page.text
+        # Not this login's answer: refused, and the login goes on waiting.
+        with pytest.raises(Exception, match="wrong state"):
+            srv.wait(0.05)
+    with LoopbackServer(lambda p: IssuerMismatch("the answer is not ours")) as srv:
+        with httpx.Client(trust_env=False) as c:
+            page = c.get(srv.redirect_uri + "?code=c&state=good")
         assert page.status_code == 400 and "the answer is not ours" in page.text
-        assert "code=c" not in page.text
-        assert isinstance(srv.wait(5).problem, StateMismatch)
+        assert isinstance(srv.wait(5).problem, IssuerMismatch)
     with LoopbackServer(lambda p: None) as srv, pytest.raises(Exception, match="within"):
         srv.wait(0.05)
 

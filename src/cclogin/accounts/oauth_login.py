@@ -108,8 +108,20 @@ def login_with_provider(
         tokens = flows.paste_login(p)
     else:
         tokens = flows.browser_login(p)
-    return save_credential(
-        ctx, name, tokens, force=True, switch=switch, account=_account_label(tokens),
+    account = _account_label(tokens)
+    profile = save_credential(
+        ctx, name, tokens, force=True, switch=switch, account=account,
         provider=p.name, base_url=p.base_url, expires_at=tokens.expires_at,
         extra=to_extra(p),
     )
+    # Say who signed in, so a login that ended in someone else's account is noticed.
+    if account:
+        ctx.notify(f"cclogin: signed in to {p.name} as {_printable(account)}")
+    else:
+        ctx.notify(f"cclogin: signed in to {p.name} (it did not say which account)")
+    return profile
+
+
+def _printable(label: str) -> str:
+    """The label without control characters (it comes from the server)."""
+    return "".join(ch if ch.isprintable() else "?" for ch in label)

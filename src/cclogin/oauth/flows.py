@@ -1,8 +1,11 @@
 """Authorization code with PKCE: in the system browser, or by pasting the answer.
 
 Both flows check the one-time `state` and, where the server sends it (RFC 9207), the
-`iss` of the answer before the code is exchanged; any mismatch stops the login with
-nothing returned. The device flow lives in `device.py`.
+`iss` of the answer before the code is exchanged. In the browser flow an answer with
+another `state` is refused and the login keeps waiting for its own (a stranger's
+answer must not be able to end it); an `iss` mismatch or an error from the server
+stops the login with nothing returned. What the loopback listener does against other
+local users is described in `loopback.py`. The device flow lives in `device.py`.
 """
 
 from __future__ import annotations
@@ -143,11 +146,19 @@ def browser_login(
               f"{server.start_url}", file=out, flush=True)
         (open_browser or _system_browser)(server.start_url)
         result = server.wait(timeout)
-    if result.problem is not None:
-        raise result.problem
-    return exchange_code(provider, code=result.params["code"],
-                         redirect_uri=server.redirect_uri, pkce=pkce,
-                         http_client=http_client, clock=clock)
+        if result.problem is not None:
+            raise result.problem
+        # The browser's page waits for this: it says "Signed in" only once we have
+        # the tokens, and says what failed otherwise.
+        try:
+            tokens = exchange_code(provider, code=result.params["code"],
+                                   redirect_uri=server.redirect_uri, pkce=pkce,
+                                   http_client=http_client, clock=clock)
+        except CcloginError as exc:
+            server.finish(exc)
+            raise
+        server.finish(None)
+    return tokens
 
 
 def parse_pasted(text: str) -> dict[str, str]:
