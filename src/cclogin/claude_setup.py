@@ -23,7 +23,7 @@ from .secret import Secret
 
 TOKEN_PREFIX = "sk-ant-"
 _TOKEN_RE = re.compile(r"sk-ant-[A-Za-z0-9_-]{20,}")
-_TOKEN_CHARS = re.compile(r"^[A-Za-z0-9_-]+$")
+_TOKEN_CHARS = re.compile(r"[A-Za-z0-9_-]+")  # fullmatch only
 _ANSI_RE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07")
 MASK = "[token received by cclogin, not shown]"
 MAX_OUTPUT = 1 << 20
@@ -70,7 +70,7 @@ def extract_token(text: str) -> Secret | None:
             # made only of token characters.
             j = i + 1
             if match.end() == len(line.rstrip()):
-                while j < len(lines) and _TOKEN_CHARS.match(lines[j].strip() or "!"):
+                while j < len(lines) and _TOKEN_CHARS.fullmatch(lines[j].strip() or "!"):
                     token += lines[j].strip()
                     j += 1
             found = token
@@ -116,7 +116,7 @@ class _Relay:
         if _TOKEN_RE.search(line):
             self._in_token = True
             line = _TOKEN_RE.sub(MASK, line)
-        elif self._in_token and bare and _TOKEN_CHARS.match(bare):
+        elif self._in_token and bare and _TOKEN_CHARS.fullmatch(bare):
             return  # the wrapped rest of a token
         else:
             self._in_token = False

@@ -25,11 +25,11 @@ _NO_EXTRA: Mapping[str, str] = MappingProxyType({})
 # keeps `dataclasses` (and the `inspect` it imports, ~6 ms) off the `cclogin token`
 # hot path, which Claude Code calls as its apiKeyHelper all day. Use `._replace()`.
 
-_PROFILE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_PROFILE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # fullmatch: `$` lets "a\n" in
 
 
 def profile_name(value: str) -> ProfileName:
-    if not _PROFILE_RE.match(value):
+    if not _PROFILE_RE.fullmatch(value):
         raise InvalidInput(
             f"invalid profile name {value[:70]!r}",
             "use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",

@@ -53,3 +53,14 @@ def redact(value: str) -> str:
         return "…"
     prefix = value[:7] if value.startswith("sk-ant-") else value[:3]
     return f"{prefix}…{value[-4:]}"
+
+
+# RFC 6750's b64token: what a bearer token (and an API key, sent as a header value) may
+# hold. A set, not a regex: this module is on the `cclogin token` hot path.
+_B64TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/")
+
+
+def is_b64token(value: str) -> bool:
+    """`1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="` (RFC 6750 2.1)."""
+    body = value.rstrip("=")
+    return bool(body) and all(ch in _B64TOKEN_CHARS for ch in body)

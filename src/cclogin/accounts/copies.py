@@ -21,6 +21,8 @@ def known_copies(ctx: AppContext, profile: Profile) -> list[Path]:
     if not backup_dir.is_dir():
         return []
     name = re.escape(profile.name)
-    backup = re.compile(rf"^{name}(?:\.[0-9a-f]{{12}}\.bak)?$")
-    temp = re.compile(rf"^\.{name}\.[0-9a-f]{{12}}\.bak\.[0-9a-f]+{re.escape(TEMP_SUFFIX)}$")
-    return sorted(p for p in backup_dir.iterdir() if backup.match(p.name) or temp.match(p.name))
+    backup = re.compile(rf"{name}(?:\.[0-9a-f]{{12}}\.bak)?")
+    temp = re.compile(rf"\.{name}\.[0-9a-f]{{12}}\.bak\.[0-9a-f]+{re.escape(TEMP_SUFFIX)}")
+    return sorted(
+        p for p in backup_dir.iterdir() if backup.fullmatch(p.name) or temp.fullmatch(p.name)
+    )

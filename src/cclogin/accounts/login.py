@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from ..errors import InvalidInput
 from ..model import ApiKey, ClaudeToken, Profile
-from ..secret import Secret
+from ..secret import Secret, is_b64token
 from .context import AppContext
 from .credentials import save_credential
 
@@ -29,6 +29,12 @@ def clean_secret(raw: str, what: str) -> Secret:
     if not value.isascii():
         raise InvalidInput(
             f"the {what} contains non-ASCII characters", "copy the key again from its source"
+        )
+    if not is_b64token(value):
+        raise InvalidInput(  # which characters is not said either: nothing of the value
+            f"the {what} contains characters no token has; only letters, digits and "
+            "- . _ ~ + / (then = padding) are allowed (RFC 6750)",
+            "copy the key again from its source, without quotes or surrounding text",
         )
     if not MIN_LEN <= len(value) <= MAX_LEN:
         raise InvalidInput(

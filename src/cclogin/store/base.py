@@ -12,12 +12,12 @@ from typing import NamedTuple, Protocol, runtime_checkable
 from ..errors import InvalidInput
 from ..model import StorageClass
 
-_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:._@-]{0,127}$")
+_KEY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9:._@-]{0,127}")  # fullmatch: `$` lets "a\n" in
 
 
 def validate_key(key: str) -> str:
     """Store keys are short ASCII names; CR/LF and the like never get through."""
-    if not isinstance(key, str) or not _KEY_RE.match(key):
+    if not isinstance(key, str) or not _KEY_RE.fullmatch(key):
         raise InvalidInput(
             f"invalid store key {key[:40]!r}",
             "keys are 1-128 characters of letters, digits and : . _ @ -",

@@ -32,8 +32,8 @@ SINGLE = "cl1:"
 HEADER = "cl1c:"
 MAX_VALUE_BYTES = 256 * 1024  # credentials are a few KB; this bounds chunk counts
 GEN_LEN = 16
-_HEADER_RE = re.compile(r"^cl1c:([1-9][0-9]{0,5}):([0-9a-f]{64})$")
-_B64_RE = re.compile(r"^[A-Za-z0-9_-]*={0,2}$")
+_HEADER_RE = re.compile(r"cl1c:([1-9][0-9]{0,5}):([0-9a-f]{64})")  # fullmatch only
+_B64_RE = re.compile(r"[A-Za-z0-9_-]*={0,2}")  # fullmatch only
 
 
 class TextSlots(Protocol):
@@ -62,7 +62,7 @@ def encode(value: bytes) -> str:
 
 
 def decode(text: str) -> bytes:
-    if not _B64_RE.match(text):
+    if not _B64_RE.fullmatch(text):
         raise StoreCorrupt("a keychain entry is not valid base64url")
     try:
         return base64.urlsafe_b64decode(text.encode("ascii"))
@@ -101,7 +101,7 @@ def parse_entry(text: str) -> Layout | bytes:
     """The key's entry: the value itself (inline) or a Layout pointing at chunks."""
     if text.startswith(SINGLE):
         return decode(text[len(SINGLE) :])
-    match = _HEADER_RE.match(text)
+    match = _HEADER_RE.fullmatch(text)
     if match:
         return Layout(int(match.group(1)), match.group(2))
     raise StoreCorrupt(
