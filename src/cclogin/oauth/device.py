@@ -1,8 +1,9 @@
 """The device authorization grant (RFC 8628), for machines with no browser.
 
 The user code and address go to stderr; the device code never leaves this module.
-Polling follows the server's interval, adds 5 s on `slow_down`, and stops on
-`expired_token`, `access_denied` or when the code's lifetime is over.
+Polling follows the server's interval (clamped to 1..60 s), adds 5 s on `slow_down`,
+and stops on `expired_token`, `access_denied` or when the code's lifetime is over
+(at most 30 minutes, whatever the server says).
 """
 
 from __future__ import annotations
@@ -27,6 +28,12 @@ from .tokens import Clock, clean, client_for, oauth_error, parse_tokens, post_to
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 DEFAULT_INTERVAL = 5  # RFC 8628 section 3.2, when the server names none
 SLOW_DOWN_STEP = 5
+# A hostile or broken server must not make us poll in a tight loop, sleep for hours
+# between polls, or keep a login waiting all day: its numbers are clamped.
+MIN_INTERVAL = 1.0
+MAX_INTERVAL = 60.0
+DEFAULT_LIFETIME = 600.0
+MAX_LIFETIME = 30 * 60.0
 
 
 def _start(provider: Provider, http: HttpClient, endpoint: str) -> dict[str, Any]:
@@ -72,8 +79,9 @@ def device_login(
         if isinstance(complete, str):
             print(f"(or open {clean(complete, 500)})", file=out)
         print("Waiting for you to approve...", file=out, flush=True)
-        interval = _number(doc.get("interval"), DEFAULT_INTERVAL)
-        lifetime = _number(doc.get("expires_in"), 600)
+        interval = _clamp(_number(doc.get("interval"), DEFAULT_INTERVAL),
+                          MIN_INTERVAL, MAX_INTERVAL)
+        lifetime = min(_number(doc.get("expires_in"), DEFAULT_LIFETIME), MAX_LIFETIME)
         # A little grace, so the server's own expired_token normally arrives first.
         deadline = monotonic() + lifetime + interval
         while True:
@@ -89,7 +97,7 @@ def device_login(
                 if exc.error == "authorization_pending":
                     continue
                 if exc.error == "slow_down":
-                    interval += SLOW_DOWN_STEP
+                    interval = min(interval + SLOW_DOWN_STEP, MAX_INTERVAL)
                     continue
                 if exc.error == "expired_token":
                     raise _expired(provider) from None
@@ -107,6 +115,10 @@ def device_login(
 def _expired(provider: Provider) -> DeviceCodeExpired:
     return DeviceCodeExpired(f"the device code for {provider.name} expired before it "
                              "was approved; nothing was stored")
+
+
+def _clamp(value: float, low: float, high: float) -> float:
+    return max(low, min(value, high))
 
 
 def _number(value: Any, default: float) -> float:

@@ -1,7 +1,13 @@
 """The one HTTP client cclogin uses, and the one place httpx errors are translated.
 
 `trust_env=True` makes HTTPS_PROXY / HTTP_PROXY / NO_PROXY / SSL_CERT_FILE work as
-users expect; a provider may add its own CA bundle. Every request has a timeout.
+users expect; a provider may add its own CA bundle.
+
+Every request is bounded as a whole, not only per read: httpx's read timeout restarts
+with every byte, so a server that drips one byte a second would hold a request (and
+the refresh lock around it) forever. Each request runs in a worker thread that the
+caller waits for until the request's total deadline; the worker also checks the
+deadline between body chunks, so it ends soon after the caller has given up.
 Nothing here logs: headers and bodies carry tokens, so they never leave this module
 except as the parsed JSON returned to the caller.
 """
@@ -9,8 +15,11 @@ except as the parsed JSON returned to the caller.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import ssl
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -29,9 +38,35 @@ from .errors import (
     TlsError,
 )
 
-DEFAULT_TIMEOUT = 20.0
+DEFAULT_TIMEOUT = 20.0  # total deadline of one request (discovery, device start, ...)
 CONNECT_TIMEOUT = 10.0
+# The token endpoint gets longer (issue 9, item 15). A refresh the server completes
+# after we gave up has, on servers that rotate refresh tokens, already spent the
+# refresh token we keep: the next refresh is refused and the profile needs a new
+# login. A generous deadline makes that rarer; other `token` callers do not wait on
+# it, since the refresh lock is taken with a timeout and they hand out the
+# still-valid stored token meanwhile (accounts/refresh.py). What remains: a server
+# slower than this still costs a login on rotating servers; nothing client-side can
+# tell whether a request that timed out was processed.
+TOKEN_TIMEOUT = 60.0
+# Test-only: caps every total deadline (seconds), so tests of dripping servers end fast.
+DEADLINE_ENV = "CCLOGIN_TEST_ONLY_HTTP_DEADLINE"
 MAX_BODY = 1 << 20  # token and discovery documents are small; refuse giant ones
+
+
+def capped(seconds: float) -> float:
+    """`seconds`, or less when the test-only cap says so."""
+    raw = os.environ.get(DEADLINE_ENV, "")
+    try:
+        cap = float(raw) if raw else 0.0
+    except ValueError:
+        cap = 0.0
+    return min(seconds, cap) if cap > 0 else seconds
+
+
+def token_deadline() -> float:
+    """The total deadline of one token-endpoint request, as it applies now."""
+    return capped(TOKEN_TIMEOUT)
 
 
 def safe_url(url: str) -> str:
@@ -117,14 +152,43 @@ class HttpClient:
         json_body: dict[str, str] | None = None,
         timeout: float | None = None,
     ) -> HttpResponse:
-        t = self._timeout if timeout is None else timeout
+        total = capped(self._timeout if timeout is None else timeout)
+        deadline = time.monotonic() + total
+        outcome: list[HttpResponse | BaseException] = []
+
+        def work() -> None:
+            try:
+                outcome.append(self._stream(method, url, data, json_body, total, deadline))
+            except BaseException as exc:  # handed to the caller below
+                outcome.append(exc)
+
+        # A daemon thread: one stuck in a read never keeps cclogin from exiting.
+        worker = threading.Thread(target=work, name="cclogin-http", daemon=True)
+        worker.start()
+        worker.join(max(0.0, deadline - time.monotonic()) + 0.05)
+        if not outcome:
+            raise _too_slow(url, total)
+        result = outcome[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def _stream(
+        self,
+        method: str,
+        url: str,
+        data: dict[str, str] | None,
+        json_body: dict[str, str] | None,
+        total: float,
+        deadline: float,
+    ) -> HttpResponse:
         try:
             with self._client.stream(
                 method,
                 url,
                 data=data,
                 json=json_body,
-                timeout=httpx.Timeout(t, connect=min(t, CONNECT_TIMEOUT)),
+                timeout=httpx.Timeout(total, connect=min(total, CONNECT_TIMEOUT)),
             ) as resp:
                 body = b""
                 for chunk in resp.iter_bytes():
@@ -134,6 +198,8 @@ class HttpClient:
                             f"{safe_url(url)} sent more than {MAX_BODY} bytes",
                             resp.status_code,
                         )
+                    if time.monotonic() > deadline:
+                        raise _too_slow(url, total)
                 return HttpResponse(
                     status=resp.status_code,
                     body=body,
@@ -148,6 +214,13 @@ class HttpClient:
             raise NetworkError(
                 f"invalid URL {safe_url(url)!r}", "check the provider's URLs"
             ) from None
+
+
+def _too_slow(url: str, total: float) -> RequestTimeout:
+    return RequestTimeout(
+        f"{safe_url(url)} did not finish its answer within {total:g} s",
+        "the server is too slow or stalled; try again later, or ask your admin",
+    )
 
 
 def _context_with(bundle: Path) -> ssl.SSLContext:

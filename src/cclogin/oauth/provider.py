@@ -19,10 +19,12 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from .errors import (
     ClaudeProviderRefused,
     DiscoveryError,
+    HttpStatusError,
     ProviderConfigError,
     ProviderNotFound,
+    RequestTimeout,
 )
-from .http import HttpClient, safe_url, status_error
+from .http import HttpClient, HttpResponse, safe_url
 
 Flow = Literal["browser", "paste", "device"]
 TokenRequestFormat = Literal["form", "json"]
@@ -130,31 +132,59 @@ def _same_issuer(a: str, b: str) -> bool:
 
 
 def fetch_metadata(issuer: str, http: HttpClient) -> dict[str, Any]:
+    """The first metadata document found at the discovery addresses.
+
+    Any answer but a 200 JSON document naming this issuer (a 403 from a gateway, a
+    redirect, an HTML catch-all page, a stalled answer) means "not here": the next
+    address is tried, and only when every one fails does discovery fail, naming each
+    address and what it said. Failures to reach the host at all (DNS, TLS, connect,
+    proxy) would be the same at every address and are raised as they are.
+    """
     check_url(issuer, "issuer")
     tried: list[str] = []
+    statuses: list[int] = []
     for url in discovery_urls(issuer):
-        resp = http.get(url)
-        if resp.status == 404:
-            tried.append(safe_url(url))
+        where = safe_url(url)
+        try:
+            resp = http.get(url)
+        except (RequestTimeout, HttpStatusError) as exc:
+            tried.append(f"{where}: {exc.message}")
             continue
-        if resp.status != 200:
-            raise status_error(resp, "discovery")
-        doc = resp.json_object()
-        if doc is None:
-            raise DiscoveryError(f"{safe_url(url)} is not a JSON metadata document")
-        found = doc.get("issuer")
-        if not isinstance(found, str) or not _same_issuer(found, issuer):
-            # RFC 8414 section 3.3: a mismatch means someone else's metadata.
-            raise DiscoveryError(
-                f"the metadata at {safe_url(url)} names issuer {str(found)[:100]!r}, "
-                f"not {issuer!r}",
-                "pass the exact issuer URL your identity provider documents",
-            )
-        return doc
+        doc, why = _metadata_from(resp, issuer)
+        if doc is not None:
+            return doc
+        tried.append(f"{where} {why}")
+        statuses.append(resp.status)
+    if statuses and all(s == 404 for s in statuses) and len(statuses) == len(tried):
+        hint = "check --issuer, or configure the endpoints in a [providers.NAME] table"
+    else:
+        hint = ("check --issuer; if a gateway or login page answers there, ask your admin "
+                "for the issuer URL, or configure the endpoints in a [providers.NAME] table")
     raise DiscoveryError(
-        f"{issuer} publishes no OAuth metadata (tried {', '.join(tried)})",
-        "check --issuer, or configure the endpoints in a [providers.NAME] table",
+        f"{issuer} publishes no usable OAuth metadata: " + "; ".join(tried), hint
     )
+
+
+def _metadata_from(resp: HttpResponse, issuer: str) -> tuple[dict[str, Any] | None, str]:
+    """(the document, "") when `resp` is this issuer's metadata, else (None, why not)."""
+    if 300 <= resp.status < 400:
+        return None, f"redirected (HTTP {resp.status})"
+    if resp.status != 200:
+        return None, f"answered HTTP {resp.status}"
+    doc = resp.json_object()
+    if doc is None:
+        kind = resp.content_type.split(";")[0].strip() or "no content type"
+        return None, f"answered a document that is not JSON metadata ({clean_text(kind)})"
+    found = doc.get("issuer")
+    if not isinstance(found, str) or not _same_issuer(found, issuer):
+        # RFC 8414 section 3.3: a mismatch means someone else's metadata.
+        return None, (f"holds the metadata of issuer {clean_text(str(found))!r}, "
+                      f"not {issuer!r}")
+    return doc, ""
+
+
+def clean_text(text: str, limit: int = 100) -> str:
+    return "".join(c for c in text if c.isprintable())[:limit]
 
 
 def _opt_url(doc: Mapping[str, Any], key: str) -> str | None:

@@ -13,7 +13,7 @@ from typing import Any
 from ..model import OAuthTokens
 from ..secret import Secret
 from .errors import InvalidTokenResponse, TokenRequestFailed
-from .http import HttpClient, HttpResponse, status_error
+from .http import TOKEN_TIMEOUT, HttpClient, HttpResponse, status_error
 from .provider import Provider
 
 Clock = Callable[[], float]
@@ -46,7 +46,8 @@ def oauth_error(resp: HttpResponse) -> tuple[str, str] | None:
 def token_request(provider: Provider, http: HttpClient, params: dict[str, str],
                   what: str) -> dict[str, Any]:
     """POST to the token endpoint; the JSON answer, or TokenRequestFailed / NetworkError."""
-    resp = post_to(provider, http, provider.token_endpoint, params)
+    # The token endpoint's longer total deadline: see TOKEN_TIMEOUT in http.py.
+    resp = post_to(provider, http, provider.token_endpoint, params, timeout=TOKEN_TIMEOUT)
     if resp.status == 200:
         doc = resp.json_object()
         if doc is None:
