@@ -1,7 +1,9 @@
 """`status`: what is stored and what would be used, from metadata; exit codes that mean one thing.
 
-Reads no secret for API keys and Claude tokens (on macOS every read can raise a
-prompt); probes the active profile's store so a locked keychain is reported as such.
+Reads no secret for API keys and Claude tokens in a keychain (on macOS every read can
+raise a prompt); probes the active profile's store so a locked keychain is reported as
+such. On the encrypted file it reads the record as `token` would (names are not
+authenticated), so a wrong passphrase or a damaged record is reported, not "logged in".
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from ..errors import (
     EXIT_STORE_UNAVAILABLE,
     CcloginError,
     NeedsRelogin,
+    StoreCorrupt,
     StoreError,
 )
 from ..model import Profile, secret_key
@@ -104,7 +107,9 @@ def status(ctx: AppContext, explicit: str | None = None) -> StatusReport:
     except NeedsRelogin as exc:
         return StatusReport(EXIT_RELOGIN, exc.message, profile.name, False, rows, exc.hint)
     except StoreError as exc:
-        code = exc.exit_code if exc.exit_code != 1 else EXIT_STORE_UNAVAILABLE
+        # A wrong passphrase or a damaged store exits 1, as `token` does.
+        corrupt = isinstance(exc, StoreCorrupt)
+        code = exc.exit_code if exc.exit_code != 1 or corrupt else EXIT_STORE_UNAVAILABLE
         return StatusReport(
             code, f"profile {profile.name!r}: {exc.message}", profile.name, False, rows, exc.hint
         )
@@ -129,6 +134,14 @@ def _check_usable(ctx: AppContext, profile: Profile) -> None:
     probe = getattr(store, "probe", None)
     if callable(probe):
         probe()
+    if profile.storage_class == "encrypted-file":
+        # Record names are not authenticated (docs/store-format.md): a listed name
+        # says nothing about the passphrase or the record. Read it as `token` would:
+        # unwrap the data key, verify the file MAC, decrypt and parse the record.
+        from .credentials import read_credential
+
+        read_credential(ctx, profile)
+        return
     key = secret_key(profile.name)
     present = key in store.keys()
     if present and profile.storage_class == "keychain" and profile.backend != "macos-keychain":
