@@ -1,11 +1,18 @@
-"""Logout: revoke (best effort), wipe every copy, then prove nothing is left."""
+"""Logout: revoke (best effort), wipe every copy, then prove nothing is left.
+
+Revocation starts first, in a worker thread, but never holds the wipe back: when the
+server has not answered within REVOKE_HEAD_START seconds, every local copy is wiped
+and the revocation is then given the rest of its own deadline (oauth/revoke.py).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import CcloginError, StoreError
 from ..model import (
@@ -31,6 +38,8 @@ class LogoutReport:
     removed: list[str] = field(default_factory=list)  # human lines: what went
     revoked: list[str] = field(default_factory=list)  # profiles revoked at the server
     not_revoked: list[str] = field(default_factory=list)
+    # Why each profile in not_revoked was not revoked, one human sentence each.
+    not_revoked_why: dict[str, str] = field(default_factory=dict)
     logged_out: list[str] = field(default_factory=list)  # profile names
 
 
@@ -70,8 +79,24 @@ def _logout_one(ctx: AppContext, profile: Profile, revoke: bool, report: LogoutR
     cred = _stored(store, key)
     if cred is not None:
         _refuse_hard_linked(ctx, profile, cred)  # before anything is deleted
-    if revoke and profile.kind == "oauth":
-        _revoke(ctx, profile, cred, report)
+    pending = _start_revoke(ctx, profile, cred) if revoke and profile.kind == "oauth" else None
+    if pending is not None:
+        pending.wait(REVOKE_HEAD_START)  # a prompt server is done before the wipe
+    try:
+        _wipe_one(ctx, profile, store, key, cred, report)
+    finally:
+        if pending is not None:
+            _record_revoke(profile, cred, pending, report)
+
+
+def _wipe_one(
+    ctx: AppContext,
+    profile: Profile,
+    store: SecretStore,
+    key: str,
+    cred: Credential | None,
+    report: LogoutReport,
+) -> None:
     if store.delete(key):
         report.removed.append(f"secret of {profile.name!r} from {store.name}")
     for path in known_copies(ctx, profile):
@@ -98,18 +123,77 @@ def _stored(store: SecretStore, key: str) -> Credential | None:
         return None  # a damaged entry is still deleted; there is nothing to compare
 
 
-def _revoke(
-    ctx: AppContext, profile: Profile, cred: Credential | None, report: LogoutReport
-) -> None:
-    if not isinstance(cred, OAuthTokens):
-        report.not_revoked.append(profile.name)
-        return
-    from .oauth_login import revoke_profile_tokens
+REVOKE_HEAD_START = 2.0  # seconds the revocation may run before the wipe goes ahead
 
-    if revoke_profile_tokens(ctx, profile, cred):
+
+class _PendingRevoke:
+    """One revocation running in a daemon thread (it never keeps cclogin alive)."""
+
+    def __init__(self, provider: Any, tokens: OAuthTokens) -> None:
+        from ..oauth.revoke import RevokeOutcome, revoke_outcome
+
+        self.outcome: RevokeOutcome | None = None
+
+        def work() -> None:
+            try:
+                self.outcome = revoke_outcome(provider, tokens)
+            except CcloginError as exc:
+                self.outcome = RevokeOutcome("unreachable", detail=exc.message)
+
+        self._thread = threading.Thread(target=work, name="cclogin-revoke", daemon=True)
+        self._thread.start()
+
+    def wait(self, seconds: float) -> None:
+        self._thread.join(seconds)
+
+
+def _start_revoke(
+    ctx: AppContext, profile: Profile, cred: Credential | None
+) -> _PendingRevoke | None:
+    """None when there is nothing to revoke with (no readable token, no provider)."""
+    if not isinstance(cred, OAuthTokens):
+        return None
+    from ..oauth.provider import from_extra
+
+    try:
+        provider = from_extra(profile.extra)
+    except CcloginError:  # an old or damaged record: logout still wipes
+        return None
+    ctx.debug(f"revoking the tokens of {profile.name!r} at its provider")
+    return _PendingRevoke(provider, cred)
+
+
+def _record_revoke(
+    profile: Profile, cred: Credential | None, pending: _PendingRevoke, report: LogoutReport
+) -> None:
+    from ..oauth.revoke import REVOKE_TIMEOUT
+
+    pending.wait(REVOKE_TIMEOUT + 1.0)  # the worker's own deadline ends it before this
+    outcome = pending.outcome
+    if outcome is not None and outcome.ok:
         report.revoked.append(profile.name)
-    else:
-        report.not_revoked.append(profile.name)
+        return
+    report.not_revoked.append(profile.name)
+    report.not_revoked_why[profile.name] = _why_not_revoked(profile, cred, outcome)
+
+
+def _why_not_revoked(profile: Profile, cred: Credential | None, outcome: Any) -> str:
+    from .token import when
+
+    expires = cred.expires_at if isinstance(cred, OAuthTokens) else None
+    until = (f"the access token stays valid until {when(expires)}" if expires is not None
+             else "the access token stays valid until it expires")
+    provider = profile.extra.get("oauth.name") or profile.provider or "its provider"
+    kind = "timeout" if outcome is None else outcome.kind
+    if kind == "unsupported":
+        return f"{provider} offers no revocation; {until}"
+    if kind == "refused":
+        return f"{provider} refused the revocation: HTTP {outcome.status}; {until}"
+    if kind == "timeout":
+        return (f"{provider}'s revocation endpoint did not answer in time "
+                f"(the wipe did not wait for it); {until}")
+    detail = f" ({outcome.detail})" if outcome is not None and outcome.detail else ""
+    return f"{provider}'s revocation endpoint was unreachable{detail}; {until}"
 
 
 def _remove_plaintext_copies(

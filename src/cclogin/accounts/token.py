@@ -95,12 +95,37 @@ def usable_credential(
     if isinstance(cred, ClaudeLogin):
         _check_claude_login(cred, profile, now)
     margin = max(REFRESH_MARGIN, valid_for)
+    if isinstance(cred, OAuthTokens) and cred.refresh_token is None:
+        # Nothing to refresh with: hand the token out for every second it is valid
+        # (the caller sees `expires_at`), then say plainly that it is over.
+        check_unrenewable(cred, profile, now)
+        return cred
     if isinstance(cred, OAuthTokens) and cred.expires_within(margin, now):
         from .refresh import fresh_tokens
 
         ctx.debug(f"the access token of {profile.name!r} expires within {margin:g} s: refreshing")
-        cred = fresh_tokens(ctx, profile, margin)
+        cred = fresh_tokens(ctx, profile, margin, held=cred)
     return cred
+
+
+def when(timestamp: float) -> str:
+    """A moment for messages, in UTC so it reads the same in every log."""
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def check_unrenewable(cred: OAuthTokens, profile: Profile, now: float) -> None:
+    """A login without a refresh token: usable until its access token expires."""
+    if cred.expires_at is None or cred.expires_at > now:
+        return
+    provider = profile.extra.get("oauth.name") or profile.provider or "its provider"
+    raise NeedsRelogin(
+        f"the access token of profile {profile.name!r} expired at {when(cred.expires_at)}; "
+        f"{provider} issued no refresh token, so it cannot be renewed",
+        f"log in again with `cclogin login --profile {profile.name} --force` and the "
+        f"same provider ({provider}); ask its admin for offline_access to stay signed in",
+    )
 
 
 INFERENCE_SCOPE = "user:inference"  # Claude Code ignores a login without it

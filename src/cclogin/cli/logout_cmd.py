@@ -24,9 +24,13 @@ def command(profile: str | None, everything: bool, no_revoke: bool) -> int:
     for name in report.revoked:
         note(f"cclogin: revoked the tokens of {name!r} at its provider")
     for name in report.not_revoked:
+        why = report.not_revoked_why.get(name)
         note(
-            f"cclogin: warning: could not revoke the tokens of {name!r} at its provider "
-            "(offline?); they were wiped locally and expire on their own"
+            f"cclogin: warning: the tokens of {name!r} were not revoked: {why}; "
+            "they were wiped locally"
+            if why else
+            f"cclogin: warning: could not revoke the tokens of {name!r} at its provider; "
+            "they were wiped locally and expire on their own"
         )
     if not report.logged_out and everything:
         note("cclogin: nothing to log out of")

@@ -34,7 +34,7 @@ class RevokeOutcome:
         return self.kind == "revoked"
 
 
-def revoke_outcome(
+def revoke_outcome(  # noqa: PLR0911 - one outcome per way it can end
     provider: Provider,
     tokens: OAuthTokens,
     *,
