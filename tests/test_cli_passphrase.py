@@ -39,7 +39,7 @@ def test_change_passphrase_keeps_every_secret(tmp_path: Path) -> None:
     env["CCLOGIN_PASSPHRASE_FILE"] = str(new)
     token = _run(["token"], env)
     assert token.returncode == 0 and token.stdout == KEY + "\n"
-    # Only the header changed: the encrypted records are the same bytes.
+    # Re-keyed: every byte of header and records is new, the sizes are the same.
     assert store.read_bytes() != before
     assert len(store.read_bytes()) == len(before)
 

@@ -121,7 +121,7 @@ def test_wrong_passphrase_is_one_opaque_error_and_changes_nothing(path: Path) ->
     assert path.read_bytes() == before
 
 
-def test_change_passphrase_rewraps_only_the_data_key(path: Path) -> None:
+def test_change_passphrase_re_keys_every_record(path: Path) -> None:
     old = Counting("old-pass")
     store = make(path, old)
     store.set("profile:a", b"value-a")
@@ -130,8 +130,13 @@ def test_change_passphrase_rewraps_only_the_data_key(path: Path) -> None:
     new = Counting("new-pass")
     store.change_passphrase(new)
     after = decode(path.read_bytes())
-    assert after.records == before.records  # record bytes untouched
+    # Re-keyed (issue 9.6): same names, every record sealed again under a fresh nonce.
+    assert [r.name for r in after.records] == [r.name for r in before.records]
+    for old_record, new_record in zip(before.records, after.records, strict=True):
+        assert old_record.nonce != new_record.nonce
+        assert old_record.ciphertext != new_record.ciphertext
     assert after.header.salt != before.header.salt
+    assert after.header.wrapped_key != before.header.wrapped_key
     assert new.calls == [True]
     with pytest.raises(WrongPassphrase):
         make(path, Counting("old-pass")).get("profile:a")

@@ -90,6 +90,29 @@ def from_older_file() -> bytes:
     return body[:-32] + VALID[MAC_AT:]
 
 
+# After `cclogin passphrase` (a re-key): a new passphrase, salt, wrap nonce and data key,
+# every record re-encrypted under a fresh nonce.
+NEW_PASS = "vector-pass-2"
+NEW_SALT = bytes(range(0x10, 0x20))
+NEW_WRAP_NONCE = bytes([0xB0] * 12)
+NEW_DATA_KEY = bytes(range(0x80, 0xA0))
+N_A2, N_B2 = bytes([4] * 12), bytes([5] * 12)
+
+
+def rekeyed() -> bytes:
+    return _build_file(
+        Secret(NEW_PASS), TEST_DEFAULT, salt=NEW_SALT, wrap_nonce=NEW_WRAP_NONCE,
+        data_key=NEW_DATA_KEY,
+        records=[("profile:a", N_A2, b"value-a"), ("profile:b", N_B2, b"value-b")],
+    )
+
+
+def rekeyed_record_under_old_header() -> bytes:
+    """All that the old passphrase and an old copy allow: the old header (whose DK they
+    unwrap), records written after the re-key, and a MAC recomputed with the old DK."""
+    return with_mac(VALID[:COUNT_AT] + rekeyed()[COUNT_AT:-32])
+
+
 Case = tuple[str, str, Callable[[], bytes], dict[str, str]]
 CASES: list[Case] = [
     # name, expected error, bytes, extra header lines
@@ -141,6 +164,9 @@ CASES: list[Case] = [
     ("records-swapped-mac-forged", "StoreCorrupt", lambda: swapped_ciphertexts(mac=True), {}),
     ("record-dropped", "StoreCorrupt", lambda: rebuild(records_of(VALID)[1:], mac=False), {}),
     ("record-from-older-file", "StoreCorrupt", from_older_file, {}),
+    ("rekeyed-valid", "ok", rekeyed, {"passphrase": NEW_PASS}),
+    ("rekeyed-old-passphrase", "WrongPassphrase", rekeyed, {}),
+    ("rekeyed-record-under-old-header", "StoreCorrupt", rekeyed_record_under_old_header, {}),
 ]
 
 COMMENTS = {
@@ -157,6 +183,11 @@ COMMENTS = {
     "record-from-older-file": "profile:a's record from an earlier write of the same store",
     "record-count-too-high": "count 3 with two records: the MAC is parsed as a record",
     "record-count-too-low": "count 1 with two records: bytes after the MAC",
+    "rekeyed-valid": "the file after a passphrase change: new passphrase, new data key, "
+    "every record re-encrypted",
+    "rekeyed-old-passphrase": "a re-keyed file opened with the passphrase it had before",
+    "rekeyed-record-under-old-header": "records written after a re-key under the old "
+    "header, MAC forged with the old data key: the old passphrase decrypts nothing",
 }
 
 

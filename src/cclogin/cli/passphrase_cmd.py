@@ -1,4 +1,4 @@
-"""`cclogin passphrase`: change the encrypted file's passphrase (re-wraps the data key only)."""
+"""`cclogin passphrase`: change the encrypted file's passphrase (re-keys: a new data key, every record re-encrypted)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,9 @@ def command(new_passphrase_file: Path | None) -> int:
 
     The current passphrase comes from the usual source (CCLOGIN_PASSPHRASE_COMMAND,
     CCLOGIN_PASSPHRASE_FILE, CCLOGIN_PASSPHRASE or the terminal); the new one from
-    --new-passphrase-file or a prompt, asked twice. Records are not re-encrypted.
+    --new-passphrase-file or a prompt, asked twice. The store is re-keyed: a new
+    random data key, every record re-encrypted, so an old copy of the file opened
+    with the old passphrase holds nothing written after the change.
     """
     from ..store.encrypted_file import EncryptedFileStore
     from ..store.passphrase import FileSource, PassphraseSource, PromptSource
@@ -42,7 +44,8 @@ def command(new_passphrase_file: Path | None) -> int:
         )
     store.change_passphrase(new)
     note(
-        f"cclogin: the passphrase of {store.path} was changed; update "
+        f"cclogin: the passphrase of {store.path} was changed and every record "
+        "re-encrypted under a new data key; update "
         "CCLOGIN_PASSPHRASE_FILE / CCLOGIN_PASSPHRASE_COMMAND if they supply it"
     )
     return 0

@@ -149,7 +149,11 @@ class EncryptedFileStore:
             )
 
     def change_passphrase(self, new_source: PassphraseSource) -> None:
-        """Re-wrap the data key under a new passphrase; record bytes stay the same."""
+        """Re-key under a new passphrase: a new random data key, every record re-encrypted.
+
+        Keeping the data key would let anyone with the old passphrase and an old copy
+        of the file read every record written after the change (issue 9.6).
+        """
         before = self._read()
         if before is None:
             raise StoreUnavailable(
@@ -160,19 +164,25 @@ class EncryptedFileStore:
         new_passphrase = new_source.get(confirm=True)
         params = self._policy.default
         check_params(params, self._policy)
-        salt, nonce = os.urandom(SALT_LEN), os.urandom(NONCE_LEN)
+        salt, nonce, data_key = os.urandom(SALT_LEN), os.urandom(NONCE_LEN), os.urandom(KEY_LEN)
         kek = derive_kek(new_passphrase, salt, params)  # outside the lock: it is slow
+        header = _wrapped_header(kek, params, salt, nonce, data_key)
+        new_keys = subkeys(data_key)
         with file_lock(self._lock_path):
             current = self._read()
             if current is None:
                 raise StoreUnavailable(f"the encrypted store {self.path} was removed meanwhile")
-            keys = self._unlock(current)
-            header = _wrapped_header(kek, params, salt, nonce, keys.data_key)
-            data = _assemble(header, current.records, keys)
-            self._verify(data, keys, header)
+            old_keys = self._unlock(current)
+            values = {r.name: _open_record(old_keys, r, self.path) for r in current.records}
+            records = [
+                _seal_record(new_keys, name, value, os.urandom(NONCE_LEN))
+                for name, value in values.items()
+            ]
+            data = _assemble(header, sort_records(records), new_keys)
+            self._verify(data, new_keys, header, every=values)
             self._write(data)
         self._source = new_source
-        self._cache = (header.encode(), keys)
+        self._cache = (header.encode(), new_keys)
 
     # --- internals -----------------------------------------------------------
 
@@ -267,13 +277,25 @@ class EncryptedFileStore:
         keys: SubKeys,
         header: Header,
         check: tuple[str, bytes | None] | None = None,
+        *,
+        every: dict[str, bytes] | None = None,
     ) -> None:
-        """Decode what we are about to write and prove it opens; never write a bad file."""
+        """Decode what we are about to write and prove it opens; never write a bad file.
+
+        `check` is one (name, value or None) to find; `every` is the whole store's
+        content, record for record (a re-key).
+        """
         parsed = decode(data)
         if parsed.header != header or not hmac.compare_digest(
             _mac(keys, parsed.body()), parsed.mac
         ):
             raise StoreCorrupt("internal error: the new store did not verify; nothing written")
+        if every is not None:
+            opened = {r.name: _open_record(keys, r, self.path) for r in parsed.records}
+            if opened != every:
+                raise StoreCorrupt(
+                    "internal error: the re-keyed store did not verify; nothing written"
+                )
         if check is not None:
             name, expected = check
             record = parsed.find(name)
