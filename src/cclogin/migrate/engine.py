@@ -148,7 +148,8 @@ def _usable(item: Scanned, report: Report) -> bool:
         report.fail(det.problem)
         return False
     if not det.hits:
-        if not det.kept and (item.explicit or item.path.name.endswith("credentials.json")):
+        named = item.path.name.endswith("credentials.json") or item.path.name == ".claude.json"
+        if not det.kept and (item.explicit or named):
             # Settings, configs and backups without a secret are the usual case: silent.
             report.say(f"no credential in {item.path}; left alone")
         return False
