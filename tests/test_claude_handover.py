@@ -8,6 +8,7 @@ call of the model sees in its environment; what Claude Code wrote about the key.
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,9 +33,13 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
         yield w
 
 
-def exec_claude(cc: ClaudeCode, world: World, stub: MessagesStub, *args: str, profile: str, **kw: object) -> object:
-    done = cc.run(world.environ(), stub, *args, prefix=[CCLOGIN, "exec", "--profile", profile, "--"], **kw)  # type: ignore[arg-type]
-    return done
+def via_cclogin(
+    cc: ClaudeCode, world: World, stub: MessagesStub, profile: str, *args: str,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """`cclogin exec --profile P -- claude -p ... ARGS` against the stub."""
+    prefix = [CCLOGIN, "exec", "--profile", profile, "--"]
+    return cc.run(world.environ() if env is None else env, stub, *args, prefix=prefix)
 
 
 def write_settings(world: World, doc: dict[str, object], name: str = "settings.json") -> Path:
@@ -49,10 +54,7 @@ def test_api_key_reaches_claude_code_through_a_helper_never_its_children(
 ) -> None:
     assert world.login("work", KEY).rc == 0
     messages_stub.tool_command = ENV_PROBE
-    done = claude_code.run(
-        world.environ(), messages_stub, "--allowedTools", "Bash",
-        prefix=[CCLOGIN, "exec", "--profile", "work", "--"],
-    )
+    done = via_cclogin(claude_code, world, messages_stub, "work", "--allowedTools", "Bash")
     assert done.returncode == 0, done.stderr
     sent = messages_stub.messages()
     assert sent and all(r.api_key == KEY for r in sent)
@@ -70,7 +72,7 @@ def test_configured_helper_and_settings_env_do_not_outrank_the_profile(
 ) -> None:
     assert world.login("work", KEY).rc == 0
     settings = write_settings(world, {"apiKeyHelper": f"echo {HELPER_KEY}", "env": {"ANTHROPIC_API_KEY": OTHER_KEY}})
-    done = claude_code.run(world.environ(), messages_stub, prefix=[CCLOGIN, "exec", "--profile", "work", "--"])
+    done = via_cclogin(claude_code, world, messages_stub, "work")
     assert done.returncode == 0, done.stderr
     last = messages_stub.last()
     assert (last.api_key, last.bearer) == (KEY, KEY)
@@ -87,10 +89,7 @@ def test_claude_token_wins_over_a_configured_api_key_helper(
     assert world.login("claude", OAUTH_TOKEN, how="--with-oauth-token").rc == 0
     write_settings(world, {"apiKeyHelper": f"echo {HELPER_KEY}"})
     messages_stub.tool_command = ENV_PROBE
-    done = claude_code.run(
-        world.environ(), messages_stub, "--allowedTools", "Bash",
-        prefix=[CCLOGIN, "exec", "--profile", "claude", "--"],
-    )
+    done = via_cclogin(claude_code, world, messages_stub, "claude", "--allowedTools", "Bash")
     assert done.returncode == 0, done.stderr
     last = messages_stub.last()
     assert last.bearer == OAUTH_TOKEN
@@ -103,7 +102,7 @@ def test_callers_base_url_is_kept_and_competing_variables_dropped(
 ) -> None:
     assert world.login("work", KEY).rc == 0
     env = world.environ({"ANTHROPIC_AUTH_TOKEN": "not-this-one", "CLAUDE_CODE_USE_BEDROCK": "1"})
-    done = claude_code.run(env, messages_stub, prefix=[CCLOGIN, "exec", "--profile", "work", "--"])
+    done = via_cclogin(claude_code, world, messages_stub, "work", env=env)
     # The stub is only reachable through the caller's ANTHROPIC_BASE_URL: it was kept.
     assert done.returncode == 0, done.stderr
     last = messages_stub.last()
@@ -147,7 +146,7 @@ def test_gateway_token_is_refreshed_for_claude_codes_helper_cache(
     expire_soon(world, "corp", 240.0)  # valid 4 more minutes: `token` alone would keep it
     assert world.cclogin("token").stdout.strip() == before
     grants = oidc_server.refresh_grants()
-    done = claude_code.run(world.environ(), messages_stub, prefix=[CCLOGIN, "exec", "--profile", "corp", "--"])
+    done = via_cclogin(claude_code, world, messages_stub, "corp")
     assert done.returncode == 0, done.stderr
     fresh = world.cclogin("token").stdout.strip()
     assert fresh != before
@@ -155,3 +154,18 @@ def test_gateway_token_is_refreshed_for_claude_codes_helper_cache(
     assert oidc_server.refresh_grants() == grants + 1
     assert messages_stub.last().bearer == fresh
     assert oidc_server.introspect(fresh)["active"] is True
+
+
+def test_encrypted_store_unlockable_only_by_value_falls_back_and_says_so(
+    claude_code: ClaudeCode, messages_stub: MessagesStub, tmp_path: Path
+) -> None:
+    """CCLOGIN_PASSPHRASE is stripped from children, so no helper could unlock the file."""
+    world = make_encrypted_world(tmp_path)
+    assert world.login("work", KEY).rc == 0
+    passphrase = Path(world.env["CCLOGIN_PASSPHRASE_FILE"]).read_text().strip()
+    env = world.environ({"CCLOGIN_PASSPHRASE": passphrase}, drop=("CCLOGIN_PASSPHRASE_FILE",))
+    done = via_cclogin(claude_code, world, messages_stub, "work", env=env)
+    assert done.returncode == 0, done.stderr
+    assert messages_stub.last().api_key == KEY
+    assert "commands Claude Code runs can see it" in done.stderr
+    assert passphrase not in done.stderr
