@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from cclogin.paths import get_paths
@@ -15,5 +17,9 @@ pytestmark = pytest.mark.secret_service
 
 class TestSecretServiceContract(StoreContract):
     @pytest.fixture
-    def store(self, secret_service: SecretServiceDaemon) -> SecretStore:
-        return OsKeyringStore("secret-service", get_paths(), timeout=10)
+    def reopen(self, secret_service: SecretServiceDaemon) -> Callable[[], SecretStore]:
+        return lambda: OsKeyringStore("secret-service", get_paths(), timeout=10)
+
+    @pytest.fixture
+    def store(self, reopen: Callable[[], SecretStore]) -> SecretStore:
+        return reopen()
