@@ -8,14 +8,16 @@ where the passphrase comes from, never the passphrase.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import shlex
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import IO, Protocol, runtime_checkable
 
 from ..errors import CcloginError, InvalidInput, PassphraseUnavailable
 from ..fsio import read_private
@@ -45,6 +47,113 @@ def _strip_newline(value: str) -> str:
     return value
 
 
+class _TooLong(Exception):
+    """The command printed more than _MAX_LEN bytes."""
+
+
+def _run_bounded(argv: list[str], env: dict[str, str], timeout: float) -> tuple[int, bytes]:
+    """(exit status, stdout) of `argv`: at most _MAX_LEN bytes, within `timeout` seconds.
+
+    Done when the command itself exits: a background child it left holding stdout
+    (an agent it started, `gpg-agent`, a `sleep &`) does not keep cclogin waiting for
+    an end of file that never comes. What the command printed before it exited is in
+    the pipe already and is read. The command is killed on a timeout or an overflow.
+    """
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,  # never eat a secret piped to cclogin
+        stdout=subprocess.PIPE,
+        stderr=None,  # the command's own diagnostics reach the user
+        env=env,
+    )
+    stream = proc.stdout
+    if stream is None:  # pragma: no cover - stdout=PIPE always gives one
+        raise OSError("no pipe to the command")
+    try:
+        collect = _collect_posix if os.name == "posix" else _collect_threaded
+        output = collect(proc, stream, time.monotonic() + timeout, timeout)
+        return proc.wait(), output
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        stream.close()
+
+
+def _collect_posix(
+    proc: subprocess.Popen[bytes], stream: IO[bytes], deadline: float, timeout: float
+) -> bytes:
+    import selectors
+
+    fd = stream.fileno()
+    os.set_blocking(fd, False)
+    chunks: list[bytes] = []
+    size = 0
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_READ)
+        while True:
+            exited = proc.poll() is not None
+            left = deadline - time.monotonic()
+            if left <= 0 and not exited:
+                raise subprocess.TimeoutExpired(proc.args, timeout)
+            # Short waits while it runs, to notice its exit; none once it has exited.
+            if not sel.select(0 if exited else min(0.05, left)):
+                if exited:
+                    return b"".join(chunks)  # all it printed; a grandchild may hold the pipe
+                continue
+            try:
+                chunk = os.read(fd, _MAX_LEN + 1 - size)
+            except BlockingIOError:
+                continue
+            if not chunk:  # end of file: everyone closed stdout; wait for the exit itself
+                try:
+                    proc.wait(max(0.0, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    raise subprocess.TimeoutExpired(proc.args, timeout) from None
+                return b"".join(chunks)
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > _MAX_LEN:
+                raise _TooLong
+
+
+def _collect_threaded(
+    proc: subprocess.Popen[bytes], stream: IO[bytes], deadline: float, timeout: float
+) -> bytes:
+    """Windows: no select() on pipes; a reader thread, and a short grace after the exit."""
+    import threading
+    chunks: list[bytes] = []
+    done = threading.Event()
+
+    def read() -> None:
+        size = 0
+        with contextlib.suppress(OSError, ValueError):
+            while size <= _MAX_LEN:
+                chunk = os.read(stream.fileno(), _MAX_LEN + 1 - size)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+        done.set()
+
+    threading.Thread(target=read, name="cclogin-passphrase-command", daemon=True).start()
+    while proc.poll() is None and not done.is_set():
+        if time.monotonic() >= deadline:
+            raise subprocess.TimeoutExpired(proc.args, timeout)
+        done.wait(0.05)
+    if sum(map(len, chunks)) > _MAX_LEN:
+        raise _TooLong
+    try:
+        proc.wait(max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        raise subprocess.TimeoutExpired(proc.args, timeout) from None
+    done.wait(0.5)  # what it printed before exiting is in the pipe: let the reader take it
+    output = b"".join(chunks)
+    if len(output) > _MAX_LEN:
+        raise _TooLong
+    return output
+
+
 class CommandSource:
     """Runs a command (no shell) and takes its stdout, e.g. `pass show cclogin`."""
 
@@ -63,29 +172,21 @@ class CommandSource:
         # The child does not need our passphrase variable (aws-vault leaked its own).
         env = {k: v for k, v in os.environ.items() if k != VALUE_ENV}
         try:
-            done = subprocess.run(
-                argv,
-                stdin=subprocess.DEVNULL,  # never eat a secret piped to cclogin
-                stdout=subprocess.PIPE,
-                stderr=None,  # the command's own diagnostics reach the user
-                env=env,
-                timeout=self.timeout,
-                check=False,
-            )
+            returncode, output = _run_bounded(argv, env, self.timeout)
         except FileNotFoundError:
             raise self._error("was not found") from None
         except PermissionError:
             raise self._error("is not executable") from None
         except subprocess.TimeoutExpired:
             raise self._error(f"did not finish within {self.timeout:g} s") from None
+        except _TooLong:
+            raise self._error("printed more than a passphrase") from None
         except OSError as exc:
             raise self._error(f"could not run ({exc.strerror})") from None
-        if done.returncode != 0:
-            raise self._error(f"exited with status {done.returncode}")
-        if len(done.stdout) > _MAX_LEN:
-            raise self._error("printed more than a passphrase")
+        if returncode != 0:
+            raise self._error(f"exited with status {returncode}")
         try:
-            value = _strip_newline(done.stdout.decode("utf-8"))
+            value = _strip_newline(output.decode("utf-8"))
         except UnicodeDecodeError:
             raise self._error("printed something that is not UTF-8 text") from None
         if not value:
