@@ -2,9 +2,13 @@
 safe provider addresses, a BROWSER without our secrets, a masked setup-token relay,
 bounded and locked dependencies."""
 
+# ruff: noqa: S103 - loose modes are what these tests set up on purpose
+
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import sys
 import time
 import tomllib
@@ -13,7 +17,9 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from cclogin.errors import PassphraseUnavailable
+from cclogin.config import MAX_CONFIG_SIZE, ConfigError, load_config
+from cclogin.errors import PassphraseUnavailable, UnsafeFile
+from cclogin.paths import Paths, get_paths
 from cclogin.store.passphrase import _MAX_LEN, CommandSource
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,3 +131,128 @@ def test_quickstart_installs_the_lock_with_hashes_then_cclogin_without_deps() ->
     assert "--no-index" in install[1]
     lock = (ROOT / "scripts" / "lock").read_text()
     assert "--generate-hashes" in lock and "--universal" in lock
+
+
+# --- config.toml and CCLOGIN_HOME: nobody else may change them --------------------------------
+
+needs_posix = pytest.mark.skipif(os.name != "posix", reason="POSIX modes and owners")
+needs_root = pytest.mark.skipif(
+    os.name != "posix" or os.geteuid() != 0, reason="chown to another uid needs root"
+)
+OTHER_UID = 65534  # nobody
+
+
+def _config_home(tmp_path: Path, text: str = 'backend = "encrypted-file"\n') -> Paths:
+    home = tmp_path / "cc"
+    (home / "config").mkdir(parents=True, mode=0o700)
+    paths = get_paths({"CCLOGIN_HOME": str(home)})
+    paths.config_file.write_text(text)
+    os.chmod(paths.config_file, 0o644)  # as an editor makes it: readable is fine
+    return paths
+
+
+@needs_posix
+def test_config_readable_by_others_is_fine_writable_is_refused(tmp_path: Path) -> None:
+    paths = _config_home(tmp_path)
+    assert load_config(paths, {})["backend"] == "encrypted-file"
+    os.chmod(paths.config_file, 0o666)
+    with pytest.raises(ConfigError) as caught:
+        load_config(paths, {})
+    assert "writable by other users (mode 666)" in caught.value.message
+    assert "chmod 600" in caught.value.hint
+    os.chmod(paths.config_file, 0o620)
+    with pytest.raises(ConfigError, match="mode 620"):
+        load_config(paths, {})
+
+
+@needs_posix
+def test_config_symlink_even_dangling_is_refused(tmp_path: Path) -> None:
+    paths = _config_home(tmp_path)
+    real = tmp_path / "elsewhere.toml"
+    paths.config_file.rename(real)
+    paths.config_file.symlink_to(real)
+    with pytest.raises(ConfigError, match="is a symlink"):
+        load_config(paths, {})
+    real.unlink()
+    with pytest.raises(ConfigError, match="is a symlink"):
+        load_config(paths, {})
+
+
+def test_config_over_the_size_limit_is_refused(tmp_path: Path) -> None:
+    paths = _config_home(tmp_path, "# filler\n" * (MAX_CONFIG_SIZE // 9 + 1))
+    with pytest.raises(ConfigError, match=r"more than the 262144 allowed"):
+        load_config(paths, {})
+
+
+@needs_root
+def test_config_of_another_user_is_refused(tmp_path: Path) -> None:
+    paths = _config_home(tmp_path)
+    os.chown(paths.config_file, OTHER_UID, -1)
+    with pytest.raises(ConfigError, match=f"belongs to another user \\(uid {OTHER_UID}\\)"):
+        load_config(paths, {})
+
+
+@needs_posix
+@pytest.mark.parametrize("which", ["home", "parent"])
+def test_home_or_parent_writable_by_others_is_refused(tmp_path: Path, which: str) -> None:
+    parent = tmp_path / "shared"
+    home = parent / "cc"
+    home.mkdir(parents=True, mode=0o700)
+    os.chmod(home if which == "home" else parent, 0o777)
+    with pytest.raises(UnsafeFile) as caught:
+        get_paths({"CCLOGIN_HOME": str(home)})
+    target = home if which == "home" else parent
+    assert f"{target} is writable by other users (mode 777)" in caught.value.message
+    assert f"chmod go-w {target}" in caught.value.hint
+    os.chmod(target, 0o755)
+    assert get_paths({"CCLOGIN_HOME": str(home)}).config_dir == home / "config"
+
+
+@needs_posix
+def test_a_sticky_folder_above_ours_is_fine_but_not_as_the_home(tmp_path: Path) -> None:
+    sticky = tmp_path / "tmp"
+    sticky.mkdir()
+    os.chmod(sticky, 0o1777)
+    home = sticky / "cc"
+    home.mkdir(mode=0o700)
+    get_paths({"CCLOGIN_HOME": str(home)})
+    get_paths({"CCLOGIN_HOME": str(home / "not" / "yet")})  # made 0700 later
+    with pytest.raises(UnsafeFile, match="mode 1777"):
+        get_paths({"CCLOGIN_HOME": str(sticky)})
+
+
+@needs_posix
+def test_a_symlinked_home_is_checked_where_it_leads(tmp_path: Path) -> None:
+    open_dir = tmp_path / "open"
+    (open_dir / "cc").mkdir(parents=True)
+    os.chmod(open_dir, 0o777)
+    link = tmp_path / "link"
+    link.symlink_to(open_dir / "cc")
+    with pytest.raises(UnsafeFile, match="open is writable by other users"):
+        get_paths({"CCLOGIN_HOME": str(link)})
+
+
+@needs_root
+def test_a_home_of_another_user_is_refused(tmp_path: Path) -> None:
+    home = tmp_path / "theirs"
+    home.mkdir(mode=0o700)
+    os.chown(home, OTHER_UID, -1)
+    with pytest.raises(UnsafeFile, match=f"belongs to another user \\(uid {OTHER_UID}\\)"):
+        get_paths({"CCLOGIN_HOME": str(home)})
+
+
+@needs_posix
+def test_the_cli_refuses_an_unsafe_home_with_a_hint(tmp_path: Path) -> None:
+    home = tmp_path / "cc"
+    home.mkdir(mode=0o777)
+    os.chmod(home, 0o777)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CCLOGIN")}
+    env.update(CCLOGIN_HOME=str(home), CCLOGIN_BACKEND="encrypted-file")
+    for args in (["status"], ["token"]):
+        proc = subprocess.run([sys.executable, "-m", "cclogin", *args], capture_output=True,
+                              text=True, env=env, timeout=60, check=False)
+        assert proc.returncode != 0
+        assert "is writable by other users (mode 777)" in proc.stderr, proc.stderr
+        assert f"hint: run `chmod go-w {home}`" in proc.stderr
+        assert "Traceback" not in proc.stderr
+    assert list(home.iterdir()) == []  # nothing was created in it
