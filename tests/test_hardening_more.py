@@ -6,6 +6,7 @@ bounded and locked dependencies."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -19,6 +20,8 @@ from packaging.requirements import Requirement
 
 from cclogin.config import MAX_CONFIG_SIZE, ConfigError, load_config
 from cclogin.errors import PassphraseUnavailable, UnsafeFile
+from cclogin.oauth.errors import ProviderConfigError
+from cclogin.oauth.provider import from_config_table, from_extra, to_extra
 from cclogin.paths import Paths, get_paths
 from cclogin.store.passphrase import _MAX_LEN, CommandSource
 
@@ -256,3 +259,60 @@ def test_the_cli_refuses_an_unsafe_home_with_a_hint(tmp_path: Path) -> None:
         assert f"hint: run `chmod go-w {home}`" in proc.stderr
         assert "Traceback" not in proc.stderr
     assert list(home.iterdir()) == []  # nothing was created in it
+
+
+# --- provider addresses: no token over plain http, no code to another host --------------------
+
+
+def _table(**extra: str) -> dict[str, str]:
+    return {"issuer": "https://login.example.com", "client_id": "cclogin",
+            "token_endpoint": "https://login.example.com/token",
+            "authorization_endpoint": "https://login.example.com/authorize", **extra}
+
+
+@pytest.mark.parametrize("url", ["http://gw.example.com", "http://10.0.0.5:8080/v1",
+                                 "http://127.0.0.1.example.com", "ftp://gw.example.com",
+                                 "gw.example.com", "https://user:pw@gw.example.com"])
+def test_base_url_over_plain_http_or_odd_is_refused(url: str) -> None:
+    with pytest.raises(ProviderConfigError) as caught:
+        from_config_table("corp", _table(base_url=url))
+    assert "base_url" in caught.value.message
+    assert "pw" not in caught.value.message
+    assert caught.value.hint
+
+
+def test_plain_http_base_url_message_says_why() -> None:
+    with pytest.raises(ProviderConfigError) as caught:
+        from_config_table("corp", _table(base_url="http://gw.example.com"))
+    assert "does not use https" in caught.value.message and "127.0.0.1" in caught.value.hint
+
+
+@pytest.mark.parametrize("url", ["https://gw.example.com", "http://127.0.0.1:8080",
+                                 "http://localhost:4000/v1", "http://[::1]:9/"])
+def test_https_or_loopback_base_url_is_kept(url: str) -> None:
+    assert from_config_table("corp", _table(base_url=url)).base_url == url
+
+
+@pytest.mark.parametrize("url", ["https://evil.example.com/callback", "http://192.168.1.2/cb",
+                                 "urn:ietf:wg:oauth:2.0:oob", "http://localhost.evil.example/"])
+def test_non_loopback_paste_redirect_is_refused(url: str) -> None:
+    with pytest.raises(ProviderConfigError, match="paste_redirect_uri"):
+        from_config_table("corp", _table(paste_redirect_uri=url))
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1/callback", "http://127.0.0.1:8765/cb",
+                                 "http://[::1]/callback", "http://localhost/callback"])
+def test_loopback_paste_redirect_is_kept(url: str) -> None:
+    assert from_config_table("corp", _table(paste_redirect_uri=url)).paste_redirect_uri == url
+
+
+def test_every_way_to_a_provider_checks_the_addresses() -> None:
+    good = from_config_table("corp", _table())
+    with pytest.raises(ProviderConfigError, match="does not use https"):
+        dataclasses.replace(good, base_url="http://gw.example.com")  # `login --base-url`
+    with pytest.raises(ProviderConfigError, match="paste_redirect_uri"):
+        dataclasses.replace(good, paste_redirect_uri="https://evil.example.com/cb")
+    extra = to_extra(good)
+    extra["oauth.base_url"] = "http://gw.example.com"  # a hand-edited metadata file
+    with pytest.raises(ProviderConfigError, match="does not use https"):
+        from_extra(extra)

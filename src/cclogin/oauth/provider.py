@@ -57,6 +57,9 @@ class Provider:
 
     def __post_init__(self) -> None:
         refuse_claude(self)
+        if self.base_url is not None:
+            check_base_url(self.base_url)
+        check_paste_redirect_uri(self.paste_redirect_uri)
 
     def supports(self, flow: Flow) -> bool:
         if flow == "device":
@@ -110,6 +113,51 @@ def check_url(url: str, what: str) -> str:
         )
     if parts.username or parts.password or parts.fragment:
         raise DiscoveryError(f"{what} {safe_url(url)} must not carry credentials or a fragment")
+    return url
+
+
+def _split(url: str) -> tuple[str, str] | None:
+    """(scheme, host) of an http(s) URL, or None for anything else."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # a bad port or IPv6 literal
+        return None
+    if parts.scheme not in ("https", "http") or not host:
+        return None
+    return parts.scheme, host
+
+
+def check_base_url(url: str) -> str:
+    """The gateway gets the token in every request: https, unless it is on loopback."""
+    split = _split(url)
+    if split is None:
+        raise ProviderConfigError(f"base_url {safe_url(url)!r} is not an http(s) URL",
+                                  "set base_url to the gateway's https address")
+    if "@" in urlsplit(url).netloc:
+        raise ProviderConfigError(f"base_url {safe_url(url)} must not carry credentials",
+                                  "remove the user:password@ part")
+    scheme, host = split
+    if scheme == "http" and not _is_loopback(host):
+        raise ProviderConfigError(
+            f"base_url {safe_url(url)} does not use https: every request would carry "
+            "the token in the clear",
+            "use the gateway's https address; plain http is allowed only on "
+            "127.0.0.1, [::1] or localhost",
+        )
+    return url
+
+
+def check_paste_redirect_uri(url: str) -> str:
+    """The paste flow's redirect must land on loopback: wherever it points gets the code."""
+    split = _split(url)
+    if split is None or not _is_loopback(split[1]):
+        raise ProviderConfigError(
+            f"paste_redirect_uri {safe_url(url)!r} is not an address on this machine's "
+            "loopback: the browser would hand the authorization code to that host",
+            "use http://127.0.0.1/callback (the default), or another 127.0.0.1, [::1] "
+            "or localhost address the provider accepts",
+        )
     return url
 
 
