@@ -7,6 +7,7 @@ bounded and locked dependencies."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import subprocess
@@ -18,11 +19,15 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
+from cclogin import claude_handover
+from cclogin.accounts import execute
 from cclogin.config import MAX_CONFIG_SIZE, ConfigError, load_config
 from cclogin.errors import PassphraseUnavailable, UnsafeFile
+from cclogin.oauth import flows
 from cclogin.oauth.errors import ProviderConfigError
 from cclogin.oauth.provider import from_config_table, from_extra, to_extra
 from cclogin.paths import Paths, get_paths
+from cclogin.store import passphrase
 from cclogin.store.passphrase import _MAX_LEN, CommandSource
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -316,3 +321,54 @@ def test_every_way_to_a_provider_checks_the_addresses() -> None:
     extra["oauth.base_url"] = "http://gw.example.com"  # a hand-edited metadata file
     with pytest.raises(ProviderConfigError, match="does not use https"):
         from_extra(extra)
+
+
+# --- the BROWSER child gets no unlock variable and no credential -----------------------------
+
+
+SECRET_ENV = {
+    "CCLOGIN_PASSPHRASE": "pp-fake",
+    "CCLOGIN_PASSPHRASE_FILE": "/dev/null",
+    "CCLOGIN_PASSPHRASE_COMMAND": "pass show x",
+    "ANTHROPIC_API_KEY": "sk-ant-api03-fake",
+    "ANTHROPIC_AUTH_TOKEN": "auth-fake",
+    "CLAUDE_CODE_OAUTH_TOKEN": "sk-ant-oat01-fake",
+}
+
+
+def test_the_browser_child_inherits_no_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = tmp_path / "seen.json"
+    browser = tmp_path / "browser"
+    browser.write_text(
+        f"#!{sys.executable}\n"
+        "import json, os, sys\n"
+        f"open({str(seen)!r}, 'w').write(json.dumps({{'argv': sys.argv[1:], "
+        "'env': dict(os.environ)}))\n"
+    )
+    browser.chmod(0o700)
+    for name, value in SECRET_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("BROWSER", str(browser))
+    monkeypatch.setenv("CCLOGIN_KEEP_ME", "kept")
+    url = "http://127.0.0.1:9/start/one-time-token-fake"
+    flows._system_browser(url)
+    deadline = time.monotonic() + 30
+    while not seen.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    got = json.loads(seen.read_text())
+    assert got["argv"] == [url]  # webbrowser's BROWSER contract: the address appended
+    assert set(SECRET_ENV) & set(got["env"]) == set()
+    assert "CCLOGIN_OPEN_URL" not in got["env"]  # the hand-over variable is gone too
+    assert got["env"]["CCLOGIN_KEEP_ME"] == "kept"  # nothing else is removed
+    assert got["env"]["PATH"] == os.environ["PATH"]
+
+
+def test_the_browser_strips_what_exec_strips() -> None:
+    env = {**SECRET_ENV, "HOME": "/h", "ANTHROPIC_BASE_URL": "https://gw.example.com"}
+    clean = flows.browser_environment(env)
+    assert clean == {"HOME": "/h", "ANTHROPIC_BASE_URL": "https://gw.example.com"}
+    # One list each: exec's prefixes and Claude Code's credential variables.
+    assert execute.STRIPPED_PREFIXES == (passphrase.VARIABLE_PREFIX,)
+    assert execute.COMPETING.issubset(claude_handover.CREDENTIAL_VARIABLES)

@@ -12,16 +12,20 @@ from __future__ import annotations
 
 import contextlib
 import hmac
+import os
+import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TextIO
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from ..claude_handover import CREDENTIAL_VARIABLES
 from ..errors import CcloginError, OAuthError
 from ..model import OAuthTokens
 from ..secret import Secret
+from ..store.passphrase import VARIABLE_PREFIX
 from .errors import AuthorizationDenied, FlowNotSupported, IssuerMismatch, StateMismatch
 from .http import HttpClient
 from .loopback import LoopbackServer
@@ -110,14 +114,38 @@ def exchange_code(provider: Provider, *, code: str, redirect_uri: str, pkce: Pkc
     return parse_tokens(doc, requested_scopes=provider.scopes, clock=clock)
 
 
+# The BROWSER child opens the address; the address travels in its environment (only
+# our uid can read /proc/PID/environ, while argv is public) and is removed there before
+# the browser starts.
+_URL_VARIABLE = "CCLOGIN_OPEN_URL"
+_OPEN_IN_CHILD = f"import os, webbrowser; webbrowser.open(os.environ.pop({_URL_VARIABLE!r}))"
+
+
+def browser_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """`environ` without what unlocks the store or carries a credential, as for `exec`.
+
+    The browser, whatever BROWSER starts, and everything they start (extensions,
+    crash reporters, a shell wrapper) have no need of either.
+    """
+    return {
+        k: v for k, v in environ.items()
+        if not k.startswith(VARIABLE_PREFIX) and k not in CREDENTIAL_VARIABLES
+    }
+
+
 def _system_browser(url: str) -> None:
-    """Open `url` with webbrowser (honours BROWSER) in a thread: it may block."""
-    import webbrowser
+    """Open `url` with webbrowser (honours BROWSER), in a thread: it may block.
+
+    webbrowser runs in a Python child of its own, so that the browser it starts
+    inherits `browser_environment`, not ours.
+    """
+    env = browser_environment(os.environ)
+    env[_URL_VARIABLE] = url
 
     def run() -> None:
         # The address is printed already, so a browser that fails to open is no error.
         with contextlib.suppress(Exception):
-            webbrowser.open(url)
+            subprocess.run([sys.executable, "-I", "-c", _OPEN_IN_CHILD], env=env, check=False)
 
     threading.Thread(target=run, name="cclogin-browser", daemon=True).start()
 

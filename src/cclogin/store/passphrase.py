@@ -23,6 +23,9 @@ from ..errors import CcloginError, InvalidInput, PassphraseUnavailable
 from ..fsio import read_private
 from ..secret import Secret
 
+# Every variable that unlocks the store starts so; children never get them (`exec`,
+# the BROWSER command).
+VARIABLE_PREFIX = "CCLOGIN_PASSPHRASE"
 COMMAND_ENV = "CCLOGIN_PASSPHRASE_COMMAND"
 FILE_ENV = "CCLOGIN_PASSPHRASE_FILE"
 VALUE_ENV = "CCLOGIN_PASSPHRASE"
