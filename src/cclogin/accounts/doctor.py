@@ -25,7 +25,9 @@ class Finding:
     fix: str | None = None
 
 
-def doctor(ctx: AppContext) -> list[Finding]:
+def doctor(ctx: AppContext, *, fix: bool = False) -> list[Finding]:
+    """Every check; with `fix`, orphaned entries and stale index lines are repaired
+    (and each removal is reported) instead of listed."""
     findings: list[Finding] = []
     for check in (
         _config,
@@ -37,7 +39,10 @@ def doctor(ctx: AppContext) -> list[Finding]:
         _environment,
     ):
         try:
-            findings += check(ctx)
+            if check is _profiles_and_orphans:
+                findings += _profiles_and_orphans(ctx, fix)
+            else:
+                findings += check(ctx)
         except CcloginError as exc:
             findings.append(Finding(check.__name__.strip("_"), "fail", exc.message, exc.hint))
     return findings
@@ -117,7 +122,11 @@ def _files(ctx: AppContext) -> list[Finding]:
     return out
 
 
-def _profiles_and_orphans(ctx: AppContext) -> list[Finding]:
+def _profiles_and_orphans(ctx: AppContext, fix: bool = False) -> list[Finding]:
+    """Each profile's secret where its metadata says; then every backend that holds
+    cclogin entries, whatever the metadata says (accounts/orphans.py)."""
+    from . import orphans
+
     meta = read_metadata(ctx.paths)
     out: list[Finding] = []
     by_backend: dict[str, set[str]] = {}
@@ -140,18 +149,39 @@ def _profiles_and_orphans(ctx: AppContext) -> list[Finding]:
                     f"`cclogin logout --profile {name}`",
                 )
             )
-        for key in sorted(present - expected):
-            out.append(
-                Finding(
-                    "orphans",
-                    "warn",
-                    f"{backend} holds {key} but no profile names it",
-                    "remove it with `cclogin logout --all`, or log in again under that name",
-                )
-            )
-    if not out:
+    walked = orphans.walk(ctx)
+    for backend, (message, hint) in sorted(walked.unreachable.items()):
+        if backend in by_backend:
+            continue  # already reported above
         out.append(
-            Finding("orphans", "ok", f"{len(meta.profiles)} profile(s), metadata and stores agree")
+            Finding(
+                "orphans",
+                "warn",
+                f"{backend}: could not check it for leftover entries: {message}",
+                hint,
+            )
+        )
+    if fix:
+        done = orphans.repair(ctx, walked.strays, kinds=("orphan", "stale", "unindexed"))
+        out += [Finding("orphans", "ok", f"removed {line}") for line in done.removed]
+        out += [
+            Finding("orphans", "fail", line, "unlock or reach the store and run it again")
+            for line in done.failed
+        ]
+    else:
+        out += [
+            Finding("orphans", "warn", stray.describe(), orphans.fix_hint(stray))
+            for stray in walked.strays
+        ]
+    if not out:
+        where = ", ".join(walked.checked) or "none here"
+        out.append(
+            Finding(
+                "orphans",
+                "ok",
+                f"{len(meta.profiles)} profile(s), metadata and stores agree "
+                f"(backends checked: {where})",
+            )
         )
     return out
 

@@ -16,7 +16,6 @@ from typing import Any
 
 from ..errors import CcloginError, StoreError
 from ..model import (
-    PROFILE_KEY_PREFIX,
     Credential,
     OAuthTokens,
     Profile,
@@ -63,7 +62,7 @@ def logout(
             if isinstance(exc, HardLinkedCopy):
                 hints.append(exc.hint)
     if everything:
-        _wipe_orphans(ctx, {p.backend for p in targets}, report, failures)
+        _wipe_orphans(ctx, report, failures)
     if failures:
         raise LogoutIncomplete(
             "logout is incomplete; still stored: " + "; ".join(failures),
@@ -239,19 +238,24 @@ def _prove_gone(store: SecretStore, key: str) -> None:
         raise LogoutIncomplete(f"{key} is still readable from {store.name} after deletion")
 
 
-def _wipe_orphans(
-    ctx: AppContext, backends: set[str], report: LogoutReport, failures: list[str]
-) -> None:
-    """`--all` leaves no cclogin entry at all, even ones the metadata lost track of."""
-    for backend in sorted(backends):
-        try:
-            store = ctx.store_named(backend)
-            for key in store.keys():
-                if key.startswith(PROFILE_KEY_PREFIX):
-                    store.delete(key)
-                    _prove_gone(store, key)
-                    report.removed.append(f"orphaned entry {key} from {backend}")
-        except CcloginError as exc:
-            failures.append(f"{backend}: {exc.message}")
+def _wipe_orphans(ctx: AppContext, report: LogoutReport, failures: list[str]) -> None:
+    """`--all` leaves no cclogin entry at all, even ones the metadata lost track of: every
+    backend that holds cclogin entries is walked (accounts/orphans.py), whatever the
+    metadata says, its orphans deleted, and a second walk must find none."""
+    from .orphans import repair, walk
+
+    walked = walk(ctx)
+    done = repair(ctx, walked.strays, kinds=("orphan", "stale"))
+    report.removed += done.removed
+    failures += done.failed
+    again = walk(ctx)
+    for backend, (message, _hint) in sorted(again.unreachable.items()):
+        failures.append(f"{backend}: could not check it for leftover entries: {message}")
+    left = [s for s in again.strays if s.kind == "orphan"]
+    failures += [
+        f"{s.describe()} (still there after deletion)"
+        for s in left
+        if (s.backend, s.key) not in done.failed_keys
+    ]
     with editing_metadata(ctx.paths) as meta:
         meta.active = None

@@ -13,9 +13,15 @@ SYMBOL = {"ok": "ok  ", "info": "info", "warn": "WARN", "fail": "FAIL"}
 
 @click.command("doctor")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def command(as_json: bool) -> int:
+@click.option(
+    "--fix",
+    is_flag=True,
+    help="Delete orphaned entries (no profile uses them) and drop stale keychain index "
+    "lines, printing exactly what was removed.",
+)
+def command(as_json: bool, fix: bool) -> int:
     """Diagnose backends, files, orphaned entries, plaintext leftovers and proxies."""
-    findings = doctor(app_context())
+    findings = doctor(app_context(), fix=fix)
     if as_json:
         answer_json(findings_json(findings))
     else:

@@ -93,6 +93,27 @@ class SecretServiceReader:
         except UnicodeDecodeError:
             raise NeedsFallbackError("the item is not UTF-8 text") from None
 
+    def usernames(self) -> list[str]:
+        """The `username` of every item keyring stored under the service "cclogin" in the
+        default collection (for `doctor`: items the index lost). Reads no secret."""
+        from jeepney import DBusAddress
+
+        collection = DBusAddress(
+            DEFAULT_COLLECTION, SERVICE_NAME, "org.freedesktop.Secret.Collection"
+        )
+        (items,) = self._call(collection, "SearchItems", "a{ss}", ({"service": KEYRING_SERVICE},))
+        names: list[str] = []
+        for path in items:
+            props = DBusAddress(str(path), SERVICE_NAME, "org.freedesktop.DBus.Properties")
+            (variant,) = self._call(
+                props, "Get", "ss", ("org.freedesktop.Secret.Item", "Attributes")
+            )
+            attrs = variant[1] if isinstance(variant, tuple) else variant
+            name = attrs.get("username") if isinstance(attrs, dict) else None
+            if isinstance(name, str):
+                names.append(name)
+        return sorted(set(names))
+
     def _call(
         self, addr: Any, method: str, signature: str, body: tuple[Any, ...], conn: Any = None
     ) -> Any:
