@@ -14,7 +14,8 @@ import errno
 import os
 import stat
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .errors import CcloginError, UnsafeFile
@@ -208,6 +209,30 @@ def try_file_lock(path: Path) -> Iterator[bool]:
         if not _try_lock(fd):
             yield False
             return
+        try:
+            yield True
+        finally:
+            _unlock(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def file_lock_within(
+    path: Path, timeout: float, give_up: Callable[[], bool] | None = None
+) -> Iterator[bool]:
+    """Like `file_lock` but waits at most `timeout` seconds (polling), or until
+    `give_up()` says the caller no longer wants it: yields whether the lock is held."""
+    deadline = time.monotonic() + timeout
+    fd = _open_lock_file(path)
+    try:
+        delay = 0.002
+        while not _try_lock(fd):
+            if time.monotonic() >= deadline or (give_up is not None and give_up()):
+                yield False
+                return
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
         try:
             yield True
         finally:

@@ -15,7 +15,9 @@ whose names carry a generation tag taken from the value's digest:
 A write stores the chunks, then the header (the commit point), then deletes the
 previous generation's chunks; a crash at any point leaves the old or the new value
 readable, never a mix. Every entry is read back before it counts, so a backend that
-truncates is caught. `#` cannot appear in a store key, so chunk names never collide
+truncates is caught; a key entry that reads back as another complete cclogin entry was
+written by someone else in between (`Superseded`): that value is kept, never undone.
+cclogin's own writers take a per-key lock (os_keyring), so they never interleave. `#` cannot appear in a store key, so chunk names never collide
 with keys. An unchanged value is never rewritten (macOS re-prompts on each rewrite).
 """
 
@@ -148,9 +150,25 @@ def _current_layout(slots: TextSlots, key: str) -> tuple[bytes | None, Layout | 
         return None, parsed
 
 
+class Superseded(StoreError):
+    """The entry read back whole but different: another writer got in between (one that
+    does not take cclogin's per-key lock). Its value is committed; we must not undo it."""
+
+
 def _write_checked(slots: TextSlots, name: str, text: str) -> None:
     slots.write(name, text)
     back = slots.read(name)
+    if back is not None and back != text and "#" not in name and not text.startswith(back):
+        try:
+            parse_entry(back)
+        except StoreCorrupt:
+            pass  # not a cclogin entry: altered, reported below
+        else:
+            raise Superseded(
+                f"another program wrote {name!r} while cclogin was writing it; "
+                "its value was kept",
+                "run the command again if yours should win",
+            )
     if back != text:
         got = "nothing" if back is None else f"{len(back)} of {len(text)} characters"
         raise StoreError(
@@ -174,28 +192,50 @@ def write_value(slots: TextSlots, key: str, value: bytes, entry_chars: int) -> b
     if len(SINGLE) + len(text) <= entry_chars:
         try:
             _write_checked(slots, key, SINGLE + text)
+        except Superseded:
+            raise  # never undo what another writer committed
         except StoreError:
             _restore(slots, key, old_value, old_layout)
             raise
-    else:
-        value_digest = digest(value)
-        layout = Layout(0, value_digest)
-        parts = split(text, entry_chars)
-        for i, part in enumerate(parts):  # the old header still rules until the commit
-            _write_checked(slots, chunk_name(key, layout.generation, i), part)
-        header = f"{HEADER}{len(parts)}:{value_digest}"
-        try:
-            _write_checked(slots, key, header)  # the commit point
-        except StoreError:
-            _restore(slots, key, old_value, old_layout)
-            if old_layout is None or old_layout.generation != layout.generation:
-                _remove_chunks(slots, key, Layout(len(parts), value_digest), quiet=True)
-            raise
-        if old_layout is not None and old_layout.generation == layout.generation:
-            return True  # same chunks were just rewritten in place: nothing to drop
+    elif not _write_chunked(slots, key, value, text, entry_chars, old_value, old_layout):
+        return True  # same chunks were just rewritten in place: nothing to drop
     if old_layout is not None:
         _remove_chunks(slots, key, old_layout)
     return True
+
+
+def _write_chunked(
+    slots: TextSlots,
+    key: str,
+    value: bytes,
+    text: str,
+    entry_chars: int,
+    old_value: bytes | None,
+    old_layout: Layout | None,
+) -> bool:
+    """Chunks, then the header (the commit point); True if the old chunks are stale."""
+    value_digest = digest(value)
+    layout = Layout(0, value_digest)
+    parts = split(text, entry_chars)
+    mine = Layout(len(parts), value_digest)
+    for i, part in enumerate(parts):  # the old header still rules until the commit
+        _write_checked(slots, chunk_name(key, layout.generation, i), part)
+    header = f"{HEADER}{len(parts)}:{value_digest}"
+    try:
+        _write_checked(slots, key, header)  # the commit point
+    except Superseded:
+        # Another writer's header rules now: keep it (and the old chunks, which it may
+        # name); our own chunks are orphans only if it names another generation.
+        current = _current_layout(slots, key)[1]
+        if current is None or current.generation != layout.generation:
+            _remove_chunks(slots, key, mine, quiet=True)
+        raise
+    except StoreError:
+        _restore(slots, key, old_value, old_layout)
+        if old_layout is None or old_layout.generation != layout.generation:
+            _remove_chunks(slots, key, mine, quiet=True)
+        raise
+    return old_layout is None or old_layout.generation != layout.generation
 
 
 def _restore(

@@ -18,6 +18,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
 from ..errors import (
@@ -31,7 +32,7 @@ from ..model import StorageClass
 from ..paths import Paths
 from . import chunking
 from .base import StoreInfo, validate_key
-from .deadline import run_with_deadline
+from .deadline import run_locked_with_deadline, run_with_deadline
 from .keychain_index import KeychainIndex
 from .keyring_errors import map_keyring_error
 
@@ -208,6 +209,7 @@ class OsKeyringStore:
         self.name = name
         self._spec = _BACKENDS[name]
         self._timeout = timeout
+        self._paths = paths
         self._index = KeychainIndex(paths, name)
         self._backend: Any = None
 
@@ -220,7 +222,8 @@ class OsKeyringStore:
             self._backend = _instantiate(load_backend_class(self.name))
         return _KeyringSlots(self._backend, self.name)
 
-    def _run(self, what: str, fn: Callable[[], T]) -> T:
+    def _guarded(self, fn: Callable[[], T]) -> Callable[[], T]:
+        """`fn` with raw keyring errors mapped (it runs in the deadline thread)."""
         from .secret_service_reader import NeedsFallbackError
 
         def guarded() -> T:
@@ -232,7 +235,10 @@ class OsKeyringStore:
                 mapped = map_keyring_error(exc, self.name)
                 raise (mapped or StoreUnavailable(f"{self.name}: not found")) from None
 
-        return run_with_deadline(guarded, self._timeout, f"{self.name}: {what}")
+        return guarded
+
+    def _run(self, what: str, fn: Callable[[], T]) -> T:
+        return run_with_deadline(self._guarded(fn), self._timeout, f"{self.name}: {what}")
 
     def get(self, key: str) -> bytes | None:
         validate_key(key)
@@ -251,48 +257,69 @@ class OsKeyringStore:
         with SecretServiceReader(self._timeout) as reader:
             return chunking.read_value(_FastSlots(reader), key)
 
+    def _locked(self, what: str, key: str, fn: Callable[[Callable[[], None]], T]) -> T:
+        """`fn(begin)` under this key's writer lock (see `run_locked_with_deadline`):
+        index work first, then `begin()`, then the keychain calls."""
+
+        def guarded(begin: Callable[[], None]) -> T:
+            return self._guarded(lambda: fn(begin))()
+
+        return run_locked_with_deadline(
+            guarded, self._writer_lock(key), self._timeout, f"{self.name}: {what}"
+        )
+
+    def _writer_lock(self, key: str) -> Path:
+        # One lock per (backend, key) across processes: writers and deleters of one key
+        # take turns, so each write is whole and the last complete one wins; readers
+        # (`cclogin token`) never take it. '=' is not in the key alphabet, so the map
+        # from key to file name is one-to-one (and ':' is not a Windows file name char).
+        return self._paths.lock_file(f"keychain-{self.name}-{key.replace(':', '=')}")
+
     def set(self, key: str, value: bytes) -> None:
         validate_key(key)
         if not isinstance(value, bytes):
             raise TypeError("store values are bytes")
+        self._locked("write", key, lambda begin: self._set_locked(key, value, begin))
+
+    def _set_locked(self, key: str, value: bytes, begin: Callable[[], None]) -> None:
         chunks = chunking.planned_chunk_names(key, value, self._spec.entry_chars)
-        added = self._index.add(key)  # before the write: no entry escapes the index
+        # Listed before the write (no entry escapes the index), and under the key's lock,
+        # so a concurrent writer's sweep can never unlist chunks we are about to write.
+        added = self._index.add(key)
         self._index.add_all(chunks)
         try:
-            self._run(
-                "write",
-                lambda: chunking.write_value(
-                    self._slots(), key, value, self._spec.entry_chars
-                ),
-            )
+            begin()
+            chunking.write_value(self._slots(), key, value, self._spec.entry_chars)
         except StoreTimeout:
             raise  # the write may still land: keep the key listed
         except CcloginError:
             if added:
                 self._index.discard(key)
             raise
-        self._sweep(key, keep=chunks)
+        self._sweep(key, chunks, begin)
 
     def delete(self, key: str) -> bool:
         validate_key(key)
-        existed = self._run("delete", lambda: chunking.delete_value(self._slots(), key))
-        self._sweep(key, keep=[])
+        return self._locked("delete", key, lambda begin: self._delete_locked(key, begin))
+
+    def _delete_locked(self, key: str, begin: Callable[[], None]) -> bool:
+        begin()
+        existed = chunking.delete_value(self._slots(), key)
+        self._sweep(key, [], begin)
         self._index.discard(key)
         return existed
 
-    def _sweep(self, key: str, keep: list[str]) -> None:
+    def _sweep(self, key: str, keep: list[str], begin: Callable[[], None]) -> None:
         """Remove chunk entries of `key` that its current value does not use: those of
-        a write killed before its header (chunking cannot find them, the index can)."""
+        a write killed before its header (chunking cannot find them, the index can).
+        Runs under the key's writer lock: no other writer has chunks in flight."""
         stale = [n for n in self._index.names() if n.startswith(f"{key}#") and n not in keep]
         if not stale:
             return
-
-        def remove() -> None:
-            slots = self._slots()
-            for name in stale:
-                slots.remove(name)
-
-        self._run("cleanup", remove)
+        begin()  # the clean-up gets its own time on the keychain
+        slots = self._slots()
+        for name in stale:
+            slots.remove(name)
         self._index.discard_all(stale)
 
     def keys(self) -> list[str]:
