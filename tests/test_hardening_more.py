@@ -7,6 +7,7 @@ bounded and locked dependencies."""
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import os
 import re
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from cclogin import claude_handover
+from cclogin import claude_handover, claude_setup
 from cclogin.accounts import execute
 from cclogin.config import MAX_CONFIG_SIZE, ConfigError, load_config
 from cclogin.errors import PassphraseUnavailable, UnsafeFile
@@ -27,6 +28,7 @@ from cclogin.oauth import flows
 from cclogin.oauth.errors import ProviderConfigError
 from cclogin.oauth.provider import from_config_table, from_extra, to_extra
 from cclogin.paths import Paths, get_paths
+from cclogin.secret import Secret
 from cclogin.store import passphrase
 from cclogin.store.passphrase import _MAX_LEN, CommandSource
 
@@ -372,3 +374,76 @@ def test_the_browser_strips_what_exec_strips() -> None:
     # One list each: exec's prefixes and Claude Code's credential variables.
     assert execute.STRIPPED_PREFIXES == (passphrase.VARIABLE_PREFIX,)
     assert execute.COMPETING.issubset(claude_handover.CREDENTIAL_VARIABLES)
+
+
+# --- `claude setup-token`: no line shows the token, wherever the terminal wraps it ------------
+
+TOKEN = "sk-ant-oat01-" + "WrapMeAnywhere_" * 6 + "Zz-9"
+LEAD = "Your OAuth token (valid for 1 year): "
+
+
+def _wrapped(cut: int, width: int = 80) -> str:
+    """Claude Code's output with the token line wrapped `cut` characters into the token."""
+    line = LEAD + TOKEN
+    first = len(LEAD) + cut
+    rows = [line[:first]] + [line[i:i + width] for i in range(first, len(line), width)]
+    return ("Browser didn't open? Use the url below to sign in:\n"
+            "https://claude.ai/oauth/authorize?code=true&state=sk-ant-lookalike\n"
+            "\u2713 Long-lived authentication token created successfully!\n\n"
+            + "\n".join(rows) + "\n\nStore this token securely. You won't be able to see it again.\n"
+            "Use this token by setting: export CLAUDE_CODE_OAUTH_TOKEN=<token>\n")
+
+
+def _relayed(text: str, chunk: int) -> str:
+    out = io.StringIO()
+    relay = claude_setup._Relay(out)
+    for i in range(0, len(text), chunk):
+        relay.feed(text[i:i + chunk])
+    relay.close()
+    return out.getvalue()
+
+
+def _longest_token_piece(shown: str) -> int:
+    """The longest run of the token's characters, in order, that any line shows."""
+    best = 0
+    for line in shown.splitlines():
+        if line.startswith("https://"):
+            continue  # the sign-in address, with its look-alike
+        for start in range(len(TOKEN)):
+            n = best + 1
+            while start + n <= len(TOKEN) and TOKEN[start:start + n] in line:
+                best = n
+                n += 1
+    return best
+
+
+@pytest.mark.parametrize("cut", [*range(0, 26), 40, 79])
+@pytest.mark.parametrize("chunk", [1, 5, 4096])
+def test_no_line_shows_the_token_wherever_it_wraps(cut: int, chunk: int) -> None:
+    text = _wrapped(cut)
+    shown = _relayed(text, chunk)
+    assert _longest_token_piece(shown) <= 5, shown  # at most a piece such as "sk-an"
+    assert claude_setup.MASK in shown
+    # Everything else reaches the user as it was, the sign-in address included.
+    assert "https://claude.ai/oauth/authorize?code=true&state=sk-ant-lookalike\n" in shown
+    assert "Store this token securely." in shown and LEAD.strip() in shown
+    # And cclogin still gets the token.
+    assert claude_setup.extract_token(text) == Secret(TOKEN)
+
+
+def test_lines_that_only_look_like_a_token_start_are_shown() -> None:
+    text = "Press Enter to continue, or type s\nto skip; the address is https://x/?a=sk-ant-\nok\n"
+    assert _relayed(text, 3) == text
+
+
+def test_setup_token_wrapped_early_is_masked_end_to_end(tmp_path: Path) -> None:
+    fake = tmp_path / "bin" / "claude"
+    fake.parent.mkdir()
+    fake.write_text(f"#!{sys.executable}\nimport sys\nsys.stdout.write({_wrapped(9)!r})\n")
+    fake.chmod(0o700)
+    err = io.StringIO()
+    got = claude_setup.run_setup_token(executable=str(fake), environ={"PATH": "/usr/bin:/bin"},
+                                       stderr=err)
+    assert got == Secret(TOKEN)
+    assert TOKEN[:16] not in err.getvalue() and TOKEN[16:40] not in err.getvalue()
+    assert _longest_token_piece(err.getvalue()) <= 5

@@ -59,31 +59,58 @@ def _child_env(environ: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
+# Where a token may begin: not inside a URL or a word (`state=sk-ant-...` is no token).
+_BOUNDARY = r"(?<![A-Za-z0-9_\-=/?&.%+#])"
+# A token, or the first piece of one that a renderer wrapped: from `sk-ant-` on.
+_START_RE = re.compile(_BOUNDARY + r"sk-ant-[A-Za-z0-9_-]*")
+# A line ending in the first 1-6 characters of `sk-ant-`: a wrap may split the prefix.
+_SPLIT_PREFIX_RE = re.compile(_BOUNDARY + r"(s|sk|sk-|sk-a|sk-an|sk-ant)$")
+
+
+def _bare(line: str) -> str:
+    return _ANSI_RE.sub("", line).rstrip("\r\n")
+
+
 def extract_token(text: str) -> Secret | None:
-    """The last `sk-ant-...` token in the output, re-joining a line-wrapped one."""
+    """The last `sk-ant-...` token in the output, re-joining a line-wrapped one.
+
+    A renderer may wrap anywhere, even inside `sk-ant-`: a piece at the end of a line
+    is joined with the following lines while they are made only of token characters.
+    """
     lines = _ANSI_RE.sub("", text).replace("\r\n", "\n").replace("\r", "\n").split("\n")
     found: str | None = None
-    for i, line in enumerate(lines):
-        for match in _TOKEN_RE.finditer(line):
-            token = match.group(0)
-            # Wrapped at the end of a line: the next lines continue it if they are
-            # made only of token characters.
-            j = i + 1
-            if match.end() == len(line.rstrip()):
+    for i, raw in enumerate(lines):
+        line = raw.rstrip()
+        pieces = [(m.group(0), m.end()) for m in _START_RE.finditer(line)]
+        split = _SPLIT_PREFIX_RE.search(line)
+        if split and not pieces:
+            pieces = [(split.group(0), split.end())]
+        for piece, end in pieces:
+            token = piece
+            if end == len(line):  # wrapped at the end of the line: the next lines go on
+                j = i + 1
                 while j < len(lines) and _TOKEN_CHARS.fullmatch(lines[j].strip() or "!"):
                     token += lines[j].strip()
                     j += 1
-            found = token
+            if _TOKEN_RE.fullmatch(token):
+                found = token
     return Secret(found) if found else None
 
 
 class _Relay:
-    """Copies the child's stdout to the user, holding back anything token-like."""
+    """Copies the child's stdout to the user, holding back anything token-like.
+
+    Wherever the terminal wraps the token, no line shows any of it: a line from
+    `sk-ant-` on is masked, the lines that continue it are dropped, and a line that
+    ends in the first characters of `sk-ant-` waits for the next one to tell.
+    """
 
     def __init__(self, out: TextIO) -> None:
         self._out = out
         self._pending = ""
         self._in_token = False
+        self._held: str | None = None  # a line ending in a piece of `sk-ant-`
+        self._ctx = ""  # the last character already shown of the current line
 
     def feed(self, text: str) -> None:
         self._pending += text
@@ -93,7 +120,8 @@ class _Relay:
         # A partial line (a prompt waiting for input) is shown at once unless it could
         # be the start of a token.
         shown = len(self._pending) - self._holdback(self._pending)
-        if shown > 0:
+        if shown > 0 and not self._may_continue_token(self._pending):
+            self._ctx = (self._ctx + _bare(self._pending[:shown]))[-1:]
             self._emit(self._pending[:shown])
             self._pending = self._pending[shown:]
 
@@ -101,6 +129,7 @@ class _Relay:
         if self._pending:
             self._emit_line(self._pending)
             self._pending = ""
+        self._release_held()
 
     def _holdback(self, text: str) -> int:
         idx = text.find(TOKEN_PREFIX)
@@ -111,15 +140,67 @@ class _Relay:
                 return n
         return 0
 
+    def _may_continue_token(self, partial: str) -> bool:
+        """True while a partial line could still be the rest of a wrapped token."""
+        bare = _bare(partial).strip()
+        if self._held is not None:
+            rest = self._rest_of_prefix(self._held)
+            if bare.startswith(rest) or rest.startswith(bare):
+                return True
+            self._release_held()
+        return self._in_token and (not bare or bool(_TOKEN_CHARS.fullmatch(bare)))
+
+    @staticmethod
+    def _rest_of_prefix(held: str) -> str:
+        split = _SPLIT_PREFIX_RE.search(_bare(held).rstrip())
+        return TOKEN_PREFIX[len(split.group(0)):] if split else TOKEN_PREFIX
+
+    def _release_held(self) -> None:
+        if self._held is not None:
+            held, self._held = self._held, None
+            self._emit(held)
+
     def _emit_line(self, line: str) -> None:
-        bare = _ANSI_RE.sub("", line).strip()
-        if _TOKEN_RE.search(line):
-            self._in_token = True
-            line = _TOKEN_RE.sub(MASK, line)
-        elif self._in_token and bare and _TOKEN_CHARS.fullmatch(bare):
+        # The start of this line may be on screen already: it decides whether a
+        # `sk-ant-` here stands at a word boundary.
+        ctx, self._ctx = self._ctx, ""
+        newline = line[len(line.rstrip("\r\n")):]
+        bare = _bare(line)
+        if self._held is not None:
+            held, self._held = self._held, None
+            cont = bare.lstrip()
+            if cont.startswith(self._rest_of_prefix(held)):
+                # The wrap split `sk-ant-` itself: mask from its first piece on.
+                held_bare = _bare(held).rstrip()
+                split = _SPLIT_PREFIX_RE.search(held_bare)
+                cut = split.start() if split else len(held_bare)
+                self._emit(held_bare[:cut] + MASK + "\n")
+                token_part = _TOKEN_CHARS.match(cont)
+                tail = cont[token_part.end():] if token_part else cont
+                self._in_token = not tail.strip()
+                if tail.strip():
+                    self._emit(tail + newline)
+                return
+            self._emit(held)
+        stripped = bare.strip()
+        if self._in_token and stripped and _TOKEN_CHARS.fullmatch(stripped):
             return  # the wrapped rest of a token
-        else:
-            self._in_token = False
+        self._in_token = False
+        full = ctx + bare
+        starts = list(_START_RE.finditer(full, len(ctx)))
+        if starts:
+            masked, at = [], len(ctx)
+            for m in starts:
+                masked += [full[at:m.start()], MASK]
+                at = m.end()
+            masked.append(full[at:])
+            # A token running to the end of the line may go on in the next lines.
+            self._in_token = not full[at:].strip()
+            self._emit("".join(masked) + newline)
+            return
+        if _SPLIT_PREFIX_RE.search(full.rstrip(), len(ctx)):
+            self._held = line
+            return
         self._emit(line)
 
     def _emit(self, text: str) -> None:
