@@ -125,7 +125,10 @@ def status(ctx: AppContext, explicit: str | None = None) -> StatusReport:
 
 def _check_usable(ctx: AppContext, profile: Profile) -> None:
     if profile.needs_login:
-        raise NeedsRelogin(f"profile {profile.name!r} needs a new login")
+        raise NeedsRelogin(
+            f"profile {profile.name!r} needs a new login",
+            f"run `cclogin login --profile {profile.name}` with the same provider",
+        )
     if profile.kind in ("oauth", "claude_login"):
         # Expiry lives in the secret; refresh provider tokens that are about to expire.
         usable_credential(ctx, profile)

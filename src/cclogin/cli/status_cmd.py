@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import click
 
@@ -17,29 +18,39 @@ def when(epoch: float | None) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+ACCOUNT_WIDTH = 40  # longer labels (some gateways use URLs) are cut with an ellipsis
+
+
+def _cells(row: dict[str, Any]) -> list[str]:
+    flag = " (needs login)" if row["needs_login"] else (" (expired)" if row["expired"] else "")
+    if not flag and row["kind"] == "claude_login" and row["expires_at"] is not None:
+        # cclogin never refreshes these: say how long Claude Code has left.
+        flag = f" ({time_left(row['expires_at'])} left)"
+    account = row["account"] or "-"
+    if len(account) > ACCOUNT_WIDTH:
+        account = account[: ACCOUNT_WIDTH - 1] + "\u2026"
+    return [
+        row["name"], row["kind"], row["backend"], row["storage_class"], account,
+        f"{when(row['expires_at'])}{flag}",
+    ]
+
+
 def _render(report: StatusReport) -> str:
     lines = [report.summary]
     if report.problem:
         lines.append(f"  fix: {report.problem}")
     if report.profiles:
+        rows = [_cells(row) for row in report.profiles]
+        head = ("PROFILE", "KIND", "BACKEND", "STORAGE", "ACCOUNT", "EXPIRES")
+        # Columns as wide as their longest cell, so long names and labels stay aligned.
+        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head[:-1])]
         lines.append("")
-        lines.append(
-            f"  {'PROFILE':<16} {'KIND':<13} {'BACKEND':<27} {'STORAGE':<15} "
-            f"{'ACCOUNT':<24} EXPIRES"
-        )
-        for row in report.profiles:
+        titles = " ".join(h.ljust(w) for h, w in zip(head[:-1], widths, strict=True))
+        lines.append(f"  {titles} {head[-1]}")
+        for row, cells in zip(report.profiles, rows, strict=True):
             mark = "*" if row["active"] else " "
-            flag = (
-                " (needs login)" if row["needs_login"] else (" (expired)" if row["expired"] else "")
-            )
-            if not flag and row["kind"] == "claude_login" and row["expires_at"] is not None:
-                # cclogin never refreshes these: say how long Claude Code has left.
-                flag = f" ({time_left(row['expires_at'])} left)"
-            lines.append(
-                f"{mark} {row['name']:<16} {row['kind']:<13} {row['backend']:<27} "
-                f"{row['storage_class']:<15} {row['account'] or '-':<24} "
-                f"{when(row['expires_at'])}{flag}"
-            )
+            body = " ".join(c.ljust(w) for c, w in zip(cells[:-1], widths, strict=True))
+            lines.append(f"{mark} {body} {cells[-1]}")
     return "\n".join(lines)
 
 
