@@ -27,7 +27,7 @@ from support.secret_service import SecretServiceDaemon
 
 KEY = "profile:raced"
 WORKERS = 3
-ROUNDS = 10
+ROUNDS = 6
 LARGE = 40 * 1024
 
 WORKER = textwrap.dedent(
