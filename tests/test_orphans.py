@@ -233,3 +233,70 @@ def test_logout_all_with_only_an_orphan_left_removes_it(
     assert world.cclogin("logout", "--all").rc == 0  # every profile; the orphan too
     assert secret_service_daemon.items() == []
     assert world.traces(KEY_B) == [] and world.traces(KEY_A) == []
+
+
+INDEX_DROP = """
+import sys
+from cclogin.paths import get_paths
+from cclogin.store.keychain_index import KeychainIndex
+index = KeychainIndex(get_paths(), sys.argv[1])
+index.discard_all([n for n in index.names() if n.partition("#")[0] in sys.argv[2:]])
+"""
+
+BIG = """
+import os
+from cclogin.paths import get_paths
+from cclogin.store.select import open_backend
+open_backend("secret-service", get_paths()).set("profile:big", os.urandom(40 * 1024))
+"""
+
+
+def test_a_live_entry_the_index_lost_is_listed_again(
+    secret_service_daemon: SecretServiceDaemon, tmp_path: Path
+) -> None:
+    world = two_store_world(tmp_path, secret_service_daemon)
+    login_both(world)
+    py(world, INDEX_DROP, "secret-service", "profile:personal")
+    rc, found, _ = orphan_findings(world)
+    assert rc == 0, found
+    warns = [f["message"] for f in found if f["level"] == "warn"]
+    assert any("profile:personal" in m and "does not list its entry" in m for m in warns), found
+
+    fixed = world.cclogin("doctor", "--fix")
+    assert fixed.rc == 0, fixed
+    assert "listed profile:personal in the secret-service index" in fixed.stdout
+    assert "removed" not in fixed.stdout  # the live secret is never deleted
+    assert py(world, INDEX_NAMES, "secret-service").split() == ["profile:personal"]
+    assert world.cclogin("token", "--profile", "personal").stdout == KEY_A + "\n"
+
+
+def test_a_chunked_orphan_the_index_lost_goes_with_all_its_chunks(
+    secret_service_daemon: SecretServiceDaemon, tmp_path: Path
+) -> None:
+    world = two_store_world(tmp_path, secret_service_daemon)
+    login_both(world)
+    py(world, BIG)
+    py(world, INDEX_DROP, "secret-service", "profile:big")
+    assert len(secret_service_daemon.items()) > 3  # header + chunks + personal
+    rc, found, _ = orphan_findings(world)
+    assert rc == 0, found
+    assert any("profile:big" in f["message"] for f in found if f["level"] == "warn"), found
+
+    fixed = world.cclogin("doctor", "--fix")
+    assert fixed.rc == 0, fixed
+    assert "removed orphaned entry profile:big from secret-service" in fixed.stdout
+    assert secret_service_daemon.items() == ["profile:personal"]
+    assert py(world, INDEX_NAMES, "secret-service").split() == ["profile:personal"]
+
+
+def test_a_frozen_keychain_is_never_reported_as_agreeing(
+    secret_service_daemon: SecretServiceDaemon, tmp_path: Path
+) -> None:
+    world = two_store_world(tmp_path, secret_service_daemon)
+    login_both(world)
+    with secret_service_daemon.frozen():
+        res = world.cclogin("doctor", "--json", extra={"CCLOGIN_KEYCHAIN_TIMEOUT": "1"})
+    found = [f for f in json.loads(res.stdout) if f["check"] == "orphans"]
+    assert not any("agree" in f["message"] for f in found), found
+    assert any(f["level"] == "warn" and "secret-service: could not check" in f["message"]
+               for f in found), found

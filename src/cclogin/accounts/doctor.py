@@ -151,8 +151,6 @@ def _profiles_and_orphans(ctx: AppContext, fix: bool = False) -> list[Finding]:
             )
     walked = orphans.walk(ctx)
     for backend, (message, hint) in sorted(walked.unreachable.items()):
-        if backend in by_backend:
-            continue  # already reported above
         out.append(
             Finding(
                 "orphans",
@@ -164,6 +162,8 @@ def _profiles_and_orphans(ctx: AppContext, fix: bool = False) -> list[Finding]:
     if fix:
         done = orphans.repair(ctx, walked.strays, kinds=("orphan", "stale", "unindexed"))
         out += [Finding("orphans", "ok", f"removed {line}") for line in done.removed]
+        out += [Finding("orphans", "ok", f"listed {line}") for line in done.listed]
+        out += [Finding("orphans", "info", line) for line in done.kept]
         out += [
             Finding("orphans", "fail", line, "unlock or reach the store and run it again")
             for line in done.failed

@@ -26,7 +26,7 @@ from ..errors import CcloginError, StoreError
 from ..model import PROFILE_KEY_PREFIX
 from ..store.base import SecretStore
 from .context import AppContext
-from .profiles import read_metadata
+from .profiles import metadata_lock, read_metadata
 
 StrayKind = Literal["orphan", "stale", "unindexed"]
 ENCRYPTED_FILE = "encrypted-file"
@@ -60,6 +60,8 @@ class Repair:
     removed: list[str] = field(default_factory=list)  # human lines, exactly what went
     failed: list[str] = field(default_factory=list)
     failed_keys: set[tuple[str, str]] = field(default_factory=set)  # (backend, key)
+    listed: list[str] = field(default_factory=list)  # unindexed entries now listed
+    kept: list[str] = field(default_factory=list)  # orphans a profile took over meanwhile
 
 
 def _owner(key: str) -> str | None:
@@ -131,7 +133,11 @@ def _walk_one(
         return _walk_index_only(store, backend, indexed, pinned)
     other = SAME_ITEMS.get(backend)
     also = set(KeychainIndex(ctx.paths, other).names()) if other else set()
-    return _walk_enumerated(backend, indexed, also, present, pinned)
+    strays = _walk_enumerated(backend, indexed, also, present, pinned)
+    # An index line is dropped only if reading the key agrees that it is gone: another
+    # Secret Service may hide items of a locked collection from the search.
+    return [s for s in strays if s.kind != "stale" or s.key not in s.names
+            or store.get(s.key) is None]
 
 
 def _enumerate(ctx: AppContext, backend: str) -> set[str] | None:
@@ -243,26 +249,42 @@ def repair(ctx: AppContext, strays: list[Stray], *, kinds: tuple[StrayKind, ...]
             out.failed_keys.add((stray.backend, stray.key))
             continue
         try:
-            line = _repair_one(ctx, stray)
+            if stray.kind == "orphan":
+                with metadata_lock(ctx.paths):  # no login can commit a profile meanwhile
+                    line = _repair_orphan(ctx, stray)
+            else:
+                line = _repair_one(ctx, stray)
         except CcloginError as exc:
             out.failed.append(f"{stray.describe()}; not repaired: {exc.message}")
             out.failed_keys.add((stray.backend, stray.key))
             continue
-        out.removed.append(line)
+        if line is None:
+            out.kept.append(f"{stray.describe()}; kept: a profile uses it now")
+        elif stray.kind == "unindexed":
+            out.listed.append(line)
+        else:
+            out.removed.append(line)
     return out
 
 
 def _repair_one(ctx: AppContext, stray: Stray) -> str:
+    from ..store.keychain_index import KeychainIndex
+
+    index = KeychainIndex(ctx.paths, stray.backend)
     if stray.kind == "stale":
-        from ..store.keychain_index import KeychainIndex
-
-        KeychainIndex(ctx.paths, stray.backend).discard_all(list(stray.names))
+        index.discard_all(list(stray.names))
         return f"index line(s) {', '.join(stray.names)} of {stray.backend} (no such entry)"
-    if stray.kind == "unindexed":
-        from ..store.keychain_index import KeychainIndex
+    index.add_all(list(stray.names))
+    return f"{', '.join(stray.names)} in the {stray.backend} index (the entries exist)"
 
-        KeychainIndex(ctx.paths, stray.backend).add_all(list(stray.names))
-        return f"nothing; listed {', '.join(stray.names)} in the {stray.backend} index"
+
+def _repair_orphan(ctx: AppContext, stray: Stray) -> str | None:
+    """Delete an orphan, if it still is one (checked again under the metadata lock)."""
+    meta = read_metadata(ctx.paths)
+    pinned = {str(p.name): p.backend for p in meta.profiles.values()}
+    name = _owner(stray.key)
+    if name is None or _orphan_reason(stray.backend, name, pinned) is None:
+        return None
     store = ctx.store_named(stray.backend)
     if stray.backend != ENCRYPTED_FILE:
         from ..store.keychain_index import KeychainIndex
@@ -273,4 +295,3 @@ def _repair_one(ctx: AppContext, stray: Stray) -> str:
     if store.get(stray.key) is not None or stray.key in store.keys():
         raise StoreError(f"{stray.key} is still readable from {stray.backend} after deletion")
     return f"orphaned entry {stray.key} from {stray.backend} ({stray.why})"
-
