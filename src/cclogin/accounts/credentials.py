@@ -17,7 +17,12 @@ from ..model import (
 )
 from ..store.base import SecretStore
 from .context import AppContext
-from .profiles import editing_metadata, looks_like_key, read_metadata
+from .profiles import (
+    looks_like_key,
+    metadata_lock,
+    read_metadata,
+    write_metadata,
+)
 
 
 def ensure_replaceable(
@@ -71,7 +76,6 @@ def save_credential(
     pname = ensure_replaceable(ctx, name, force, confirm_replace)
     target = store or ctx.select_store()
     blob = dump_credential(cred)
-    target.set(secret_key(pname), blob)  # verified by the store before it returns
     if expires_at is None:
         expires_at = getattr(cred, "expires_at", None)
     profile = Profile(
@@ -87,11 +91,16 @@ def save_credential(
         source=source,
         extra=dict(extra or {}),
     )
-    with editing_metadata(ctx.paths) as meta:
+    # One lock from the secret's write to the metadata naming it: `doctor --fix` and
+    # `logout --all` judge "orphan" under this lock, so they never see the gap.
+    with metadata_lock(ctx.paths):
+        target.set(secret_key(pname), blob)  # verified by the store before it returns
+        meta = read_metadata(ctx.paths)
         old = meta.profiles.get(pname)
         meta.put(profile)
         if switch or meta.active is None:
             meta.active = pname
+        write_metadata(ctx.paths, meta)
     if old is not None and old.backend != target.name:
         # The secret moved backends: no copy may stay behind in the old one.
         ctx.store_named(old.backend).delete(secret_key(pname))
