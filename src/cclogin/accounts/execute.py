@@ -19,10 +19,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..errors import CcloginError, InvalidInput, UsageError
+from ..store.passphrase import VARIABLE_PREFIX
 from .context import AppContext
 from .token import VARIABLE_BY_KIND, resolve_secret, resolve_stored
 
-STRIPPED_PREFIXES = ("CCLOGIN_PASSPHRASE",)
+STRIPPED_PREFIXES = (VARIABLE_PREFIX,)  # the one spelling, shared with the BROWSER child
 COMPETING = frozenset(VARIABLE_BY_KIND.values())
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 
