@@ -1,0 +1,154 @@
+"""A second real authorization server: oauth2-mock-server on Node, made awkward.
+
+`oauth2_mock` (function scope) is a factory: `oauth2_mock(no_refresh=True, ...)`
+installs the pinned node packages of tests/oauth2_mock when missing (`npm ci`),
+starts `node tests/oauth2_mock/server.js` on 127.0.0.1 with a free port and the
+chosen misbehaviours (environment variables, see server.js), waits until its OpenID
+metadata answers, and stops it by PID when the test ends. Without node the tests
+skip, except under CI (`CI` set), where they fail, as for oidc-provider.
+
+Its /authorize redirects straight back with a code, so `write_mock_browser(path)`
+is a BROWSER command that only loads the address it is given and follows the
+redirects (loopback /start, /authorize, loopback /callback), as a browser would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from .oidc import _node_or_skip
+
+SERVER_DIR = Path(__file__).resolve().parent.parent / "oauth2_mock"
+CLIENT_ID = "cclogin-mock-client"  # the mock accepts any client id
+START_TIMEOUT = 30.0
+
+
+def _client() -> httpx.Client:
+    # trust_env=False: tests point HTTP(S)_PROXY at closed ports.
+    return httpx.Client(trust_env=False, follow_redirects=False, timeout=15.0)
+
+
+@dataclass
+class MockServer:
+    issuer: str
+    client_id: str
+    events_file: Path
+    proc: subprocess.Popen[bytes]
+    log_file: Path
+
+    def events(self) -> list[dict[str, Any]]:
+        if not self.events_file.exists():
+            return []
+        return [json.loads(line) for line in self.events_file.read_text().splitlines() if line]
+
+    def token_grants(self, grant_type: str) -> int:
+        return sum(1 for e in self.events()
+                   if e.get("event") == "token" and e.get("grant_type") == grant_type)
+
+    def revocations(self) -> int:
+        return sum(1 for e in self.events() if e.get("event") == "revoke")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+
+
+def ensure_node_modules() -> None:
+    if (SERVER_DIR / "node_modules" / "oauth2-mock-server").is_dir():
+        return
+    subprocess.run(
+        ["npm", "ci", "--prefer-offline", "--no-audit", "--no-fund"],
+        cwd=SERVER_DIR, check=True, stdout=subprocess.DEVNULL, timeout=300,
+    )
+
+
+def start_mock(workdir: Path, *, no_refresh: bool = False, no_revocation: bool = False,
+               rfc8414_403: bool = False, access_ttl: int | None = None) -> MockServer:
+    node = _node_or_skip()
+    ensure_node_modules()
+    workdir.mkdir(parents=True, exist_ok=True)
+    events = workdir / "events.jsonl"
+    log = workdir / "server.log"
+    child_env = {k: v for k, v in os.environ.items() if not k.upper().endswith("_PROXY")}
+    child_env.update({"PORT": "0", "EVENTS_FILE": str(events)})
+    for name, on in (("NO_REFRESH", no_refresh), ("NO_REVOCATION", no_revocation),
+                     ("RFC8414_403", rfc8414_403)):
+        if on:
+            child_env[name] = "1"
+    if access_ttl is not None:
+        child_env["ACCESS_TTL"] = str(access_ttl)
+    with log.open("wb") as err:
+        proc = subprocess.Popen([node, str(SERVER_DIR / "server.js")], cwd=SERVER_DIR,
+                                env=child_env, stdout=subprocess.PIPE, stderr=err)
+    line: list[bytes] = []
+    reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()  # type: ignore[union-attr]
+                                                         ), daemon=True)
+    reader.start()
+    reader.join(START_TIMEOUT)
+    if not line or not line[0].startswith(b"listening "):
+        proc.kill()
+        proc.wait(timeout=5)
+        raise RuntimeError(f"oauth2-mock-server did not start: {log.read_text()[-2000:]}")
+    issuer = line[0].split()[1].decode()
+    server = MockServer(issuer, CLIENT_ID, events, proc, log)
+    deadline = time.monotonic() + START_TIMEOUT
+    with _client() as client:
+        while True:
+            try:
+                if client.get(f"{issuer}/.well-known/openid-configuration").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                server.stop()
+                raise RuntimeError("oauth2-mock-server never answered discovery")
+            time.sleep(0.05)
+    return server
+
+
+@pytest.fixture
+def oauth2_mock(tmp_path: Path) -> Iterator[Callable[..., MockServer]]:
+    started: list[MockServer] = []
+
+    def start(**behaviour: Any) -> MockServer:
+        server = start_mock(tmp_path / f"oauth2-mock-{len(started)}", **behaviour)
+        started.append(server)
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.stop()
+
+
+def write_mock_browser(path: Path) -> Path:
+    """An executable BROWSER command: load exactly the given address, follow redirects."""
+    script = f"""#!{sys.executable}
+import sys
+import httpx
+with httpx.Client(trust_env=False, follow_redirects=True, timeout=15.0) as client:
+    resp = client.get(sys.argv[1])
+sys.exit(0 if resp.status_code == 200 else 1)
+"""
+    path.write_text(script)
+    path.chmod(0o700)
+    return path
