@@ -314,3 +314,29 @@ def test_dns_failure_is_named() -> None:
 def test_a_missing_ca_bundle_is_a_tls_error(tmp_path: Path) -> None:
     with pytest.raises(TlsError, match="does not exist"):
         HttpClient(ca_bundle=tmp_path / "nope.pem")
+
+
+def test_a_server_without_pkce_s256_is_refused_saying_why() -> None:
+    from cclogin.oauth.errors import FlowNotSupported
+    from cclogin.oauth.flows import _require
+    from cclogin.oauth.provider import from_metadata
+
+    doc = {
+        "issuer": "https://idp.example.test",
+        "token_endpoint": "https://idp.example.test/token",
+        "authorization_endpoint": "https://idp.example.test/authorize",
+        "code_challenge_methods_supported": ["plain"],
+    }
+    provider = from_metadata(doc, name="corp", client_id="cli")
+    for flow in ("browser", "paste"):
+        with pytest.raises(FlowNotSupported) as raised:
+            _require(provider, flow)  # type: ignore[arg-type]
+        assert "S256" in raised.value.message and "plain" in raised.value.message
+        assert "--paste" not in raised.value.hint  # the paste flow would fail the same way
+    with_device = from_metadata(
+        {**doc, "device_authorization_endpoint": "https://idp.example.test/device"},
+        name="corp", client_id="cli",
+    )
+    with pytest.raises(FlowNotSupported) as raised:
+        _require(with_device, "browser")
+    assert "--device" in raised.value.hint

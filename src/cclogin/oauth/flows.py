@@ -40,6 +40,13 @@ Reader = Callable[[str], str]
 
 def _require(provider: Provider, flow: Flow) -> str:
     if not provider.supports(flow) or provider.authorization_endpoint is None:
+        if provider.code_flow_refused:
+            hint = (
+                "use --device, which this provider offers"
+                if provider.supports("device")
+                else "ask the provider's administrator to enable PKCE with S256"
+            )
+            raise FlowNotSupported(provider.code_flow_refused, hint)
         raise FlowNotSupported(f"{provider.name} does not offer the {flow} sign-in")
     return provider.authorization_endpoint
 

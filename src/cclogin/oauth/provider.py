@@ -54,6 +54,8 @@ class Provider:
     require_iss: bool = False
     # Where the paste flow sends the browser; the user copies the address it lands on.
     paste_redirect_uri: str = "http://127.0.0.1/callback"
+    # Why the browser and paste sign-ins are off, when the metadata says it (no S256).
+    code_flow_refused: str | None = None
 
     def __post_init__(self) -> None:
         refuse_claude(self)
@@ -258,8 +260,14 @@ def from_metadata(
         raise DiscoveryError("the metadata has no token_endpoint")
     methods = doc.get("code_challenge_methods_supported")
     authz = _opt_url(doc, "authorization_endpoint")
+    refused = None
     if isinstance(methods, list) and "S256" not in methods:
         authz = None  # no PKCE S256: cclogin will not run the code flow against it
+        listed = ", ".join(str(m) for m in methods[:5]) or "none"
+        refused = (
+            f"{name} does not offer PKCE with S256 (its metadata lists: {listed}); cclogin "
+            "never runs the browser or paste sign-in without it"
+        )
     supported = doc.get("scopes_supported")
     chosen = scopes
     if chosen is None:
@@ -288,6 +296,7 @@ def from_metadata(
         base_url=base_url,
         authorize_params=params,
         flows=tuple(flows),
+        code_flow_refused=refused,
         ca_bundle=ca_bundle,
         require_iss=doc.get("authorization_response_iss_parameter_supported") is True,
     )
