@@ -41,6 +41,21 @@ SERVICE = "cclogin"
 DEFAULT_COLLECTION_ALIAS = "/org/freedesktop/secrets/aliases/default"
 
 
+
+PROBE_PREFIX = "cclogin-probe#"
+
+
+def _alive(pid: int) -> bool:
+    if os.name != "posix":
+        return True  # os.kill(pid, 0) is Ctrl-C on Windows: never sweep there
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
 class BackendSpec(NamedTuple):
     module: str
     cls: str
@@ -338,8 +353,11 @@ class OsKeyringStore:
         backend_cls = load_backend_class(self.name)
         backend_cls.priority  # noqa: B018 - raises RuntimeError saying why not viable
         slots = self._slots()
-        name = f"cclogin-probe#{secrets.token_hex(6)}"  # '#': never a real key
+        self._sweep_probes(slots)
+        # '#': never a real key; the pid lets a later probe tell a dead one's entry.
+        name = f"{PROBE_PREFIX}{os.getpid()}-{secrets.token_hex(6)}"
         text = "probe-" + secrets.token_hex(4)
+        self._index.add(name)  # listed first, so an interrupted probe's entry is found
         try:
             slots.write(name, text)
             if slots.read(name) != text:
@@ -349,3 +367,16 @@ class OsKeyringStore:
                 slots.remove(name)
         if slots.read(name) is not None:
             raise StoreError(f"{self.name}: a test entry could not be deleted")
+        self._index.discard(name)
+
+    def _sweep_probes(self, slots: _KeyringSlots) -> None:
+        """Delete test entries that probes of dead processes left behind."""
+        for name in self._index.names():
+            if not name.startswith(PROBE_PREFIX):
+                continue
+            pid = name[len(PROBE_PREFIX) :].split("-", 1)[0]
+            if pid.isdigit() and _alive(int(pid)):
+                continue  # a probe running right now
+            with contextlib.suppress(StoreError):
+                slots.remove(name)
+                self._index.discard(name)
