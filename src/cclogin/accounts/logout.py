@@ -32,6 +32,10 @@ class LogoutIncomplete(StoreError):
     default_hint = "unlock or reach the store and run `cclogin logout` again"
 
 
+class ProfileEntryLeft(CcloginError):
+    default_hint = "free some space (or fix the folder's permissions) and run `cclogin logout` again"
+
+
 @dataclass
 class LogoutReport:
     removed: list[str] = field(default_factory=list)  # human lines: what went
@@ -52,10 +56,14 @@ def logout(
         targets = [meta.get(resolve_name(meta, name or ctx.profile_env()))]
     report = LogoutReport()
     failures: list[str] = []
+    left: list[str] = []  # profiles whose secret is gone but whose entry is not
     hints: list[str] = []
     for profile in targets:
         try:
             _logout_one(ctx, profile, revoke, report)
+        except ProfileEntryLeft as exc:
+            left.append(f"{profile.name}: {exc.message}")
+            hints.append(exc.hint)
         except CcloginError as exc:
             where = exc.message.removeprefix(f"{profile.backend}: ")
             failures.append(f"{profile.name} ({profile.backend}: {where})")
@@ -63,10 +71,11 @@ def logout(
                 hints.append(exc.hint)
     if everything:
         _wipe_orphans(ctx, report, failures)
-    if failures:
+    if failures or left:
+        parts = (["still stored: " + "; ".join(failures)] if failures else []) + left
         raise LogoutIncomplete(
-            "logout is incomplete; still stored: " + "; ".join(failures),
-            hints[0] if len(hints) == 1 and len(failures) == 1 else None,
+            "logout is incomplete; " + "; ".join(parts),
+            hints[0] if len(hints) == 1 and len(failures) + len(left) == 1 else None,
         )
     return report
 
@@ -105,8 +114,16 @@ def _wipe_one(
     if cred is not None:
         _remove_plaintext_copies(ctx, profile, cred, report)
     _prove_gone(store, key)
-    with editing_metadata(ctx.paths) as meta:
-        meta.remove(profile.name)
+    try:
+        with editing_metadata(ctx.paths) as meta:
+            meta.remove(profile.name)
+    except (CcloginError, OSError) as exc:
+        # The secret is gone (proven above): say what is left, not "still stored".
+        why = exc.message if isinstance(exc, CcloginError) else (exc.strerror or str(exc))
+        raise ProfileEntryLeft(
+            f"its secret is gone, but its entry in {ctx.paths.metadata_file} could not be "
+            f"removed ({why})"
+        ) from None
     report.removed.append(f"profile {profile.name!r} from {ctx.paths.metadata_file}")
     report.logged_out.append(profile.name)
 
