@@ -340,3 +340,14 @@ def test_a_server_without_pkce_s256_is_refused_saying_why() -> None:
     with pytest.raises(FlowNotSupported) as raised:
         _require(with_device, "browser")
     assert "--device" in raised.value.hint
+
+
+@pytest.mark.parametrize("bad", ["tok en", "tok\nen", "tok\x1ben", "tok\ten", "tökén"])
+def test_server_tokens_outside_rfc6750_characters_are_refused_unechoed(bad: str) -> None:
+    from cclogin.oauth.errors import InvalidTokenResponse
+
+    for field in ("access_token", "refresh_token"):
+        doc = {"access_token": "good-token", "token_type": "Bearer", field: bad}
+        with pytest.raises(InvalidTokenResponse) as raised:
+            parse_tokens(doc, requested_scopes=())
+        assert bad not in raised.value.message and field in raised.value.message

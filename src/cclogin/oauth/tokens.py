@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..model import OAuthTokens
-from ..secret import Secret
+from ..secret import Secret, is_b64token
 from .errors import InvalidTokenResponse, TokenRequestFailed
 from .http import TOKEN_TIMEOUT, HttpClient, HttpResponse, status_error
 from .provider import Provider
@@ -74,6 +74,15 @@ def parse_tokens(
     access = doc.get("access_token")
     if not isinstance(access, str) or not access:
         raise InvalidTokenResponse("the token response has no access_token")
+    refresh = doc.get("refresh_token")
+    for what, value in (("access_token", access), ("refresh_token", refresh)):
+        # A token goes into HTTP headers and onto stdout: control characters or spaces
+        # there would split a header or a line. Never echo it.
+        if isinstance(value, str) and value and not is_b64token(value):
+            raise InvalidTokenResponse(
+                f"the server's {what} holds characters a bearer token may not contain "
+                "(RFC 6750 allows letters, digits and -._~+/ then '='); it was not stored"
+            )
     token_type = doc.get("token_type", "Bearer")
     if not isinstance(token_type, str) or token_type.lower() != "bearer":
         raise InvalidTokenResponse(f"unsupported token_type {clean(token_type, 20)!r}")
@@ -85,7 +94,6 @@ def parse_tokens(
         except (TypeError, ValueError):
             raise InvalidTokenResponse("the token response's expires_in is not a number") from None
         expires_at = clock() + max(0.0, seconds)
-    refresh = doc.get("refresh_token")
     scope = doc.get("scope")
     scopes = tuple(scope.split()) if isinstance(scope, str) else requested_scopes
     id_token = doc.get("id_token")
