@@ -32,7 +32,7 @@ def _tmpfs(where: Path, size: str) -> Iterator[None]:
     where.mkdir(parents=True, exist_ok=True)
     if (
         subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+            ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(where)],
             capture_output=True,
             check=False,
         ).returncode
