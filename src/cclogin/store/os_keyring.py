@@ -91,6 +91,42 @@ _BACKENDS: dict[str, BackendSpec] = {
 }
 ALL_BACKEND_NAMES: tuple[str, ...] = tuple(_BACKENDS)
 
+# Backends whose Python bindings pip cannot install (they come with the system's C
+# libraries): listed, so a user learns they exist, with what it takes; never probed
+# and never named in the selection's reasons while the bindings are missing.
+_BINDINGS: dict[str, tuple[str, str]] = {
+    "libsecret": (
+        "gi",
+        "needs PyGObject and libsecret, which pip cannot install: install the system "
+        "packages python3-gi and gir1.2-secret-1 and create cclogin's venv with "
+        "--system-site-packages (secret-service reaches the same keyring without them)",
+    ),
+    "kwallet": (
+        "dbus",
+        "needs dbus-python, which is not in cclogin's venv: install the system package "
+        "python3-dbus and create cclogin's venv with --system-site-packages (KWallet "
+        "5.97+ also answers as secret-service, which needs nothing more)",
+    ),
+}
+
+
+class BindingsMissing(StoreUnavailable):
+    """A keychain backend whose system bindings are not installed: says how to get them."""
+
+
+def missing_bindings(name: str) -> str | None:
+    """How to make backend `name` reachable, or None when nothing is missing."""
+    need = _BINDINGS.get(name)
+    if need is None:
+        return None
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec(need[0]) is not None
+    except (ImportError, ValueError):
+        found = False
+    return None if found else need[1]
+
 
 def platform_backend_names(platform: str | None = None) -> list[str]:
     """This OS's keychains in preference order. No I/O."""
@@ -350,6 +386,9 @@ class OsKeyringStore:
     def _probe(self) -> None:
         import secrets
 
+        how = missing_bindings(self.name)
+        if how is not None:
+            raise BindingsMissing(f"{self.name}: {how}", how)
         backend_cls = load_backend_class(self.name)
         backend_cls.priority  # noqa: B018 - raises RuntimeError saying why not viable
         slots = self._slots()

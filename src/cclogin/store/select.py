@@ -122,13 +122,15 @@ def select_store(
 def _first_working_keychain(
     paths: Paths, env: Mapping[str, str], source: str, *, fail_closed: bool
 ) -> Selection:
-    from .os_keyring import OsKeyringStore, platform_backend_names
+    from .os_keyring import BindingsMissing, OsKeyringStore, platform_backend_names
 
     reasons: list[str] = []
     for name in platform_backend_names():
         store = OsKeyringStore(name, paths, timeout=keychain_timeout(env))
         try:
             store.probe()
+        except BindingsMissing:
+            continue  # not installed: `cclogin backends` says how; no noise here
         except StoreError as exc:
             # Backend errors name their backend already ("secret-service: ...").
             reasons.append(
