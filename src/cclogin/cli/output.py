@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from typing import Any
 
@@ -34,10 +35,22 @@ def answer(text: str) -> None:
     sys.stdout.flush()
 
 
+def _finite(doc: Any) -> Any:
+    """NaN and Infinity have no JSON form (RFC 8259): they are printed as null."""
+    if isinstance(doc, float) and not math.isfinite(doc):
+        return None
+    if isinstance(doc, dict):
+        return {k: _finite(v) for k, v in doc.items()}
+    if isinstance(doc, list | tuple):
+        return [_finite(v) for v in doc]
+    return doc
+
+
 def answer_json(doc: Any) -> None:
+    """Every --json output: strict JSON that any parser reads (allow_nan=False)."""
     import json
 
-    answer(json.dumps(doc, indent=2, sort_keys=True))
+    answer(json.dumps(_finite(doc), indent=2, sort_keys=True, allow_nan=False))
 
 
 def report_error(exc: BaseException) -> int:

@@ -15,7 +15,19 @@ import re
 from dataclasses import dataclass
 
 _WS = re.compile(r"[ \t\n\r]*")
-_DECODER = json.JSONDecoder()
+BOM = "\ufeff"  # tolerated before the document (RFC 8259 section 8.1) and kept as it is
+
+
+def _refuse_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON (RFC 8259)")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
+def _start(text: str) -> int:
+    """Where the document starts: past a leading BOM, which every edit leaves in place."""
+    return len(BOM) if text.startswith(BOM) else 0
 
 
 @dataclass(frozen=True)
@@ -55,10 +67,10 @@ def _object_members(text: str, pos: int) -> list[Member] | None:
 def members(text: str, within: tuple[str, ...] = ()) -> list[Member] | None:
     """The members of the object at `within` in a JSON text, or None if there is none."""
     try:
-        _DECODER.decode(text)  # validates the whole text first
+        _DECODER.decode(text[_start(text) :])  # validates the whole text first
     except ValueError:
         return None
-    found = _object_members(text, 0)
+    found = _object_members(text, _start(text))
     for key in within:
         if found is None:
             return None
@@ -74,7 +86,7 @@ def object_span(text: str, within: tuple[str, ...]) -> tuple[int, int] | None:
     if members(text, within) is None:
         return None
     if not within:
-        start = _skip(text, 0)
+        start = _skip(text, _start(text))
         _value, end = _DECODER.raw_decode(text, start)
         return start, end
     parent = next(m for m in reversed(members(text, within[:-1]) or []) if m.key == within[-1])

@@ -88,6 +88,7 @@ class Detection:
     warnings: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)  # KEPT_SECRET_KEYS present (names only)
     hint: str | None = None  # what to do about `problem`, when there is a better fix
+    notes: list[str] = field(default_factory=list)  # said, not failed: "nothing to migrate"
 
     @property
     def looks_secret(self) -> bool:
@@ -103,10 +104,23 @@ def kept_lines(path: Path, kept: list[str]) -> list[str]:
     ]
 
 
+BOM = "\ufeff"  # editors on Windows write one; RFC 8259 section 8.1 lets a parser ignore it
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (RFC 8259)")
+
+
+def loads_legacy(text: str) -> Any:
+    """A legacy file's text as RFC 8259 JSON: a leading BOM is tolerated, NaN and
+    Infinity (which Python's json accepts) are refused. ValueError otherwise."""
+    return json.loads(text.removeprefix(BOM), parse_constant=_refuse_constant)
+
+
 def kept_secret_keys(text: str) -> list[str]:
     """The KEPT_SECRET_KEYS in a JSON object text that hold something (not empty)."""
     try:
-        doc = json.loads(text)
+        doc = loads_legacy(text)
     except ValueError:
         return []
     if not isinstance(doc, dict):
@@ -121,7 +135,7 @@ def detect(path: Path, data: bytes) -> Detection:
         if any(m in data for m in _MARKERS):
             return Detection(problem=f"{path} is not valid UTF-8 text; left as it is")
         return Detection()
-    stripped = text.lstrip()
+    stripped = text.removeprefix(BOM).lstrip()
     if stripped.startswith(("{", "[")):
         return _detect_json(path, text)
     return _detect_dotenv(path, text)
@@ -129,9 +143,15 @@ def detect(path: Path, data: bytes) -> Detection:
 
 def _detect_json(path: Path, text: str) -> Detection:
     try:
-        doc = json.loads(text)
-    except ValueError:
+        doc = loads_legacy(text)
+    except ValueError as exc:
         if any(m.decode() in text for m in _MARKERS):
+            if "RFC 8259" in str(exc):
+                return Detection(
+                    problem=f"{path} looks like a credential file but holds NaN or Infinity, "
+                    "which JSON does not allow; left as it is",
+                    hint="replace them with numbers (or null) and run migrate again",
+                )
             return Detection(
                 problem=f"{path} looks like a credential file but is not valid JSON "
                 "(truncated?); left as it is"
@@ -187,6 +207,15 @@ def _settings_env(path: Path, env: dict[str, Any], out: Detection) -> None:
 def _subscription(path: Path, text: str, doc: dict[str, Any], out: Detection) -> None:
     oauth = doc["claudeAiOauth"]
     token = oauth.get("accessToken") if isinstance(oauth, dict) else None
+    if isinstance(oauth, dict) and token == "":
+        # What Claude Code leaves when a login ended (`/logout`, "loginEnded": "time_limit").
+        ended = oauth.get("loginEnded")
+        why = f" ({ended})" if isinstance(ended, str) and ended.isprintable() else ""
+        out.notes.append(
+            f"{path}: a login Claude Code already ended{why[:60]}; nothing to migrate; "
+            "run `claude /login` or `cclogin login --claude`"
+        )
+        return
     if not isinstance(oauth, dict) or not isinstance(token, str) or not token:
         out.problem = (
             f"{path}: claudeAiOauth has the wrong shape (no accessToken string); left as it is"
