@@ -62,7 +62,8 @@ def test_status_with_a_wrong_passphrase_is_not_logged_in(world: World, tmp_path:
     assert "passphrase" in doc["summary"]
     assert "CCLOGIN_PASSPHRASE_FILE" in doc["problem"]  # the hint says what to check
     human = world.cclogin("status", extra=extra)
-    assert "fix:" in human.stdout and "passphrase" in human.stdout
+    assert "fix:" in human.stderr and "passphrase" in human.stderr
+    assert "fix:" not in human.stdout  # stdout keeps only the answer
     # The right passphrase again: logged in, nothing was changed by the failed runs.
     assert _status(world)[0] == 0
 

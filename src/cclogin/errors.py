@@ -91,15 +91,19 @@ class SecretNotFound(StoreError):
 
 class StoreLocked(StoreError):
     default_hint = (
-        "unlock your keychain (log in to the desktop session, or run "
-        "`gnome-keyring-daemon --unlock`), then try again"
+        "unlock the login keyring from the desktop (log in there, or unlock it in "
+        "Passwords and Keys), then try again; over SSH or headless see the README's "
+        "\"Headless servers and SSH\" (a keyring started there can be unlocked with "
+        "`gnome-keyring-daemon --replace --unlock` and the password on stdin)"
     )
 
 
 class StoreUnavailable(StoreError):
     default_hint = (
-        "no keychain is reachable: in CI export ANTHROPIC_API_KEY instead, or set "
-        "CCLOGIN_PASSPHRASE_FILE / CCLOGIN_PASSPHRASE_COMMAND to use the encrypted file"
+        "no keychain is reachable: set CCLOGIN_PASSPHRASE_FILE / CCLOGIN_PASSPHRASE_COMMAND "
+        "to use the encrypted file; on a headless Linux machine a keychain is "
+        "gnome-keyring in a D-Bus session (`dbus-run-session`, see the README's "
+        "\"Headless servers and SSH\"); in CI export ANTHROPIC_API_KEY instead"
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 from ..errors import InvalidInput
@@ -13,14 +14,27 @@ from .credentials import save_credential
 MIN_LEN, MAX_LEN = 8, 4096
 
 
-def clean_secret(raw: str, what: str) -> Secret:
+def empty_input_hint(what: str, flag: str, platform: str | None = None) -> str:
+    """How to give `what` to `login FLAG`, with this platform's clipboard tool."""
+    plat = sys.platform if platform is None else platform
+    file_way = f"`cclogin login {flag} < file`"
+    if plat == "darwin":
+        pipe = f"`pbpaste | cclogin login {flag}`"
+    elif plat == "win32":
+        pipe = f"`Get-Clipboard | cclogin login {flag}` (PowerShell)"
+    else:
+        pipe = f"`wl-paste | cclogin login {flag}` (or `xclip -o -selection clipboard |`)"
+    return (
+        f"pipe the {what} on stdin, e.g. {pipe} or {file_way}, or run "
+        f"`cclogin login {flag}` on a terminal and paste it at the hidden prompt"
+    )
+
+
+def clean_secret(raw: str, what: str, flag: str = "--with-api-key") -> Secret:
     """Trim surrounding whitespace; refuse what cannot be a key. Never echo the input."""
     value = raw.strip()
     if not value:
-        raise InvalidInput(
-            f"no {what} was given",
-            f"pipe the {what} on stdin, e.g. `pbpaste | cclogin login --with-api-key`",
-        )
+        raise InvalidInput(f"no {what} was given", empty_input_hint(what, flag))
     if any(ch.isspace() or not ch.isprintable() for ch in value):
         raise InvalidInput(
             f"the {what} contains spaces, line breaks or control characters",
@@ -75,7 +89,7 @@ def login_claude_token(
     account: str | None = None,
 ) -> Profile:
     """A long-lived token from `claude setup-token`, stored as a Claude-token profile."""
-    token = clean_secret(raw, "Claude Code token")
+    token = clean_secret(raw, "Claude Code token", "--with-oauth-token")
     if not token.reveal().startswith("sk-ant-oat"):
         ctx.notify(
             "cclogin: note: this does not look like a token from "

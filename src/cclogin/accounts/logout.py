@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import CcloginError, StoreError
+from ..errors import CcloginError, StoreError, StoreLocked
 from ..model import (
     Credential,
     OAuthTokens,
@@ -58,6 +58,7 @@ def logout(
     failures: list[str] = []
     left: list[str] = []  # profiles whose secret is gone but whose entry is not
     hints: list[str] = []
+    why: dict[tuple[str, str], list[str]] = {}  # (backend, reason) -> profiles, said once
     for profile in targets:
         try:
             _logout_one(ctx, profile, revoke, report)
@@ -66,16 +67,17 @@ def logout(
             hints.append(exc.hint)
         except CcloginError as exc:
             where = exc.message.removeprefix(f"{profile.backend}: ")
-            failures.append(f"{profile.name} ({profile.backend}: {where})")
-            if isinstance(exc, HardLinkedCopy):
+            why.setdefault((profile.backend, where), []).append(profile.name)
+            if isinstance(exc, HardLinkedCopy | StoreLocked):
                 hints.append(exc.hint)
+    failures += [f"{', '.join(names)} ({backend}: {where})" for (backend, where), names in why.items()]
     if everything:
         _wipe_orphans(ctx, report, failures)
     if failures or left:
         parts = (["still stored: " + "; ".join(failures)] if failures else []) + left
         raise LogoutIncomplete(
             "logout is incomplete; " + "; ".join(parts),
-            hints[0] if len(hints) == 1 and len(failures) + len(left) == 1 else None,
+            hints[0] if len(set(hints)) == 1 and len(failures) + len(left) == 1 else None,
         )
     return report
 
@@ -267,7 +269,11 @@ def _wipe_orphans(ctx: AppContext, report: LogoutReport, failures: list[str]) ->
     failures += done.failed
     again = walk(ctx)
     for backend, (message, _hint) in sorted(again.unreachable.items()):
-        failures.append(f"{backend}: could not check it for leftover entries: {message}")
+        # The message names its backend already ("secret-service: ..."): once is enough.
+        reason = message.removeprefix(f"{backend}: ")
+        if any(f"({backend}: {reason})" in f for f in failures):
+            continue  # the same reason was given for its profiles just above
+        failures.append(f"{backend}: could not check it for leftover entries: {reason}")
     left = [s for s in again.strays if s.kind == "orphan"]
     failures += [
         f"{s.describe()} (still there after deletion)"

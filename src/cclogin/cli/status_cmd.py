@@ -9,7 +9,7 @@ import click
 
 from ..accounts.status import StatusReport, status, time_left
 from .app import PROFILE_HELP, app_context
-from .output import answer, answer_json
+from .output import answer, answer_json, note
 
 
 def when(epoch: float | None) -> str:
@@ -37,8 +37,6 @@ def _cells(row: dict[str, Any]) -> list[str]:
 
 def _render(report: StatusReport) -> str:
     lines = [report.summary]
-    if report.problem:
-        lines.append(f"  fix: {report.problem}")
     if report.profiles:
         rows = [_cells(row) for row in report.profiles]
         head = ("PROFILE", "KIND", "BACKEND", "STORAGE", "ACCOUNT", "EXPIRES")
@@ -64,4 +62,6 @@ def command(profile: str | None, as_json: bool) -> int:
         answer_json(report.to_json())
     else:
         answer(_render(report))
+    if report.problem:  # advice, not the answer: stderr, in both forms (--json has it too)
+        note(f"cclogin: fix: {report.problem}")
     return report.exit_code

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..accounts.context import AppContext
 from ..accounts.profiles import editing_metadata, read_metadata
-from ..errors import CcloginError, StoreCorrupt
+from ..errors import CcloginError, StoreCorrupt, StoreError
 from ..fsio import atomic_write, read_private
 from ..model import Credential, Profile, load_credential, profile_name, secret_key
 from ..store.base import SecretStore
@@ -72,6 +72,7 @@ def migrate(ctx: AppContext, opts: Options) -> Report:
         scanned = scan(ctx.environ, opts.from_paths)
         _check_claude_running(ctx, opts, scanned, report)
         store: SecretStore | None = None
+        store_name: str | None = None
         namer = _namer(ctx, opts.force, set())
         for item in scanned:
             if _migrated_before(ctx, item, report):
@@ -80,9 +81,9 @@ def migrate(ctx: AppContext, opts: Options) -> Report:
                 continue
             report.found_any = True
             plan = plan_file(item.path, item.read, item.detection.hits, namer)
-            if store is None:
-                store = ctx.select_store()
-            _describe(plan, store, report, opts.dry_run, item.note)
+            if store_name is None:
+                store, store_name = _select(ctx, opts.dry_run, report)
+            _describe(plan, store_name, report, opts.dry_run, item.note)
             if plan.conflicts:
                 for c in plan.conflicts:
                     report.fail(
@@ -90,7 +91,7 @@ def migrate(ctx: AppContext, opts: Options) -> Report:
                         "was left as it is (pass --force to replace the profile)"
                     )
                 continue
-            if not opts.dry_run:
+            if not opts.dry_run and store is not None:
                 _migrate_file(ctx, store, plan, opts, report)
         if not report.found_any and report.failures == 0:
             report.say("nothing to migrate: no plaintext credential found (already migrated?)")
@@ -147,9 +148,11 @@ def _usable(item: Scanned, report: Report) -> bool:
     if det.problem:
         report.fail(det.problem)
         return False
+    for line in det.notes:
+        report.say(line)
     if not det.hits:
         named = item.path.name.endswith("credentials.json") or item.path.name == ".claude.json"
-        if not det.kept and (item.explicit or named):
+        if not det.kept and not det.notes and (item.explicit or named):
             # Settings, configs and backups without a secret are the usual case: silent.
             report.say(f"no credential in {item.path}; left alone")
         return False
@@ -172,15 +175,31 @@ def _namer(ctx: AppContext, force: bool, owned: set[str]) -> Namer:
     return Namer(read_metadata(ctx.paths).profiles, read_existing, force, owned)
 
 
+def _select(ctx: AppContext, dry: bool, report: Report) -> tuple[SecretStore | None, str]:
+    """The store the credentials go to. A preview goes on without one, and says so."""
+    if not dry:
+        store = ctx.select_store()
+        return store, store.name
+    try:
+        store = ctx.select_store()
+    except StoreError as exc:
+        report.say(
+            f"warning: no store is available, so a real run would stop here: {exc.message}"
+        )
+        report.say(f"  to fix it: {exc.hint}")
+        return None, "the store (none is available yet)"
+    return store, store.name
+
+
 def _describe(
-    plan: FilePlan, store: SecretStore, report: Report, dry: bool, note: str = ""
+    plan: FilePlan, store_name: str, report: Report, dry: bool, note: str = ""
 ) -> None:
     verb = "would go" if dry else "goes"
     for item in plan.items:
         report.say(
             f"found {item.hit.label} in {plan.path}"
             + (f" ({note})" if note else "")
-            + f": {verb} to profile {item.profile!r} ({item.hit.cred.kind}) in {store.name}"
+            + f": {verb} to profile {item.profile!r} ({item.hit.cred.kind}) in {store_name}"
             + (" (already stored there)" if item.action == "same" else "")
         )
     if dry:
