@@ -201,20 +201,9 @@ def file_lock(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
-@contextlib.contextmanager
-def try_file_lock(path: Path) -> Iterator[bool]:
+def try_file_lock(path: Path) -> contextlib.AbstractContextManager[bool]:
     """Like `file_lock` but never waits: yields False when another process holds it."""
-    fd = _open_lock_file(path)
-    try:
-        if not _try_lock(fd):
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            _unlock(fd)
-    finally:
-        os.close(fd)
+    return file_lock_within(path, 0.0)
 
 
 @contextlib.contextmanager
