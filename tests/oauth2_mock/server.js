@@ -16,6 +16,7 @@
 //                   do, while /.well-known/openid-configuration stays valid
 //   EVENTS_FILE     append one JSON line per token response / revocation here
 //                   (grant types and status codes only: never a token)
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 
@@ -43,6 +44,9 @@ const service = new OAuth2Service(issuer);
 service.on('beforeTokenSigning', (token) => {
   // Access and ID tokens alike: the JWT's exp matches expires_in.
   token.payload.exp = Math.floor(Date.now() / 1000) + ACCESS_TTL;
+  // A unique id, as real servers give: two tokens issued within one second would
+  // otherwise be byte-identical JWTs (same claims, deterministic RS256 signature).
+  token.payload.jti = crypto.randomUUID();
 });
 service.on('beforeResponse', (response, req) => {
   const body = response.body;
