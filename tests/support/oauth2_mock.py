@@ -17,30 +17,19 @@ redirects (loopback /start, /authorize, loopback /callback), as a browser would.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from .oidc import NodeRuntime, _node_or_skip, npm_ci
+from .oidc import NodeRuntime, _node_or_skip, launch_node_server, npm_ci, stop_process
 
 SERVER_DIR = Path(__file__).resolve().parent.parent / "oauth2_mock"
 CLIENT_ID = "cclogin-mock-client"  # the mock accepts any client id
-START_TIMEOUT = 30.0
-
-
-def _client() -> httpx.Client:
-    # trust_env=False: tests point HTTP(S)_PROXY at closed ports.
-    return httpx.Client(trust_env=False, follow_redirects=False, timeout=15.0)
 
 
 @dataclass
@@ -64,13 +53,7 @@ class MockServer:
         return sum(1 for e in self.events() if e.get("event") == "revoke")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
+        stop_process(self.proc)
 
 
 def ensure_node_modules(runtime: NodeRuntime) -> None:
@@ -86,41 +69,15 @@ def start_mock(workdir: Path, *, no_refresh: bool = False, no_revocation: bool =
     workdir.mkdir(parents=True, exist_ok=True)
     events = workdir / "events.jsonl"
     log = workdir / "server.log"
-    child_env = {k: v for k, v in os.environ.items() if not k.upper().endswith("_PROXY")}
-    child_env.update({"PORT": "0", "EVENTS_FILE": str(events)})
+    child_env = {"EVENTS_FILE": str(events)}
     for name, on in (("NO_REFRESH", no_refresh), ("NO_REVOCATION", no_revocation),
                      ("RFC8414_403", rfc8414_403)):
         if on:
             child_env[name] = "1"
     if access_ttl is not None:
         child_env["ACCESS_TTL"] = str(access_ttl)
-    with log.open("wb") as err:
-        proc = subprocess.Popen([runtime.node, str(SERVER_DIR / "server.js")], cwd=SERVER_DIR,
-                                env=child_env, stdout=subprocess.PIPE, stderr=err)
-    line: list[bytes] = []
-    reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()  # type: ignore[union-attr]
-                                                         ), daemon=True)
-    reader.start()
-    reader.join(START_TIMEOUT)
-    if not line or not line[0].startswith(b"listening "):
-        proc.kill()
-        proc.wait(timeout=5)
-        raise RuntimeError(f"oauth2-mock-server did not start on {runtime.source} node "
-                           f"{runtime.version} ({runtime.node}): {log.read_text()[-2000:]}")
-    issuer = line[0].split()[1].decode()
+    issuer, proc = launch_node_server(runtime, SERVER_DIR, log, "oauth2-mock-server", child_env)
     server = MockServer(issuer, CLIENT_ID, events, proc, log)
-    deadline = time.monotonic() + START_TIMEOUT
-    with _client() as client:
-        while True:
-            try:
-                if client.get(f"{issuer}/.well-known/openid-configuration").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                server.stop()
-                raise RuntimeError("oauth2-mock-server never answered discovery")
-            time.sleep(0.05)
     return server
 
 

@@ -191,13 +191,7 @@ class OidcServer:
                          user_code=user_code)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
+        stop_process(self.proc)
 
 
 MIN_NODE = (20, 19)  # oidc-provider and oauth2-mock-server: engines ">=20.19"
@@ -290,6 +284,51 @@ def npm_ci(runtime: NodeRuntime, package_dir: Path) -> None:
     )
 
 
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after 5 s: a test server never outlives its test."""
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+
+
+def launch_node_server(
+    runtime: NodeRuntime, server_dir: Path, log: Path, what: str, env: dict[str, str]
+) -> tuple[str, subprocess.Popen[bytes]]:
+    """Run `node server_dir/server.js` on port 0 without the host's proxies, wait for the
+    `listening ISSUER` line it prints and for its discovery to answer: (issuer, process)."""
+    child_env = {k: v for k, v in os.environ.items() if not k.upper().endswith("_PROXY")}
+    child_env.update({"PORT": "0", **env})
+    with log.open("wb") as err:
+        proc = subprocess.Popen([runtime.node, str(server_dir / "server.js")], cwd=server_dir,
+                                env=child_env, stdout=subprocess.PIPE, stderr=err)
+    line: list[bytes] = []
+    reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()  # type: ignore[union-attr]
+                                                         ), daemon=True)
+    reader.start()
+    reader.join(START_TIMEOUT)
+    if not line or not line[0].startswith(b"listening "):
+        stop_process(proc)
+        raise RuntimeError(f"{what} did not start on {runtime.source} node "
+                           f"{runtime.version} ({runtime.node}): {log.read_text()[-2000:]}")
+    issuer = line[0].split()[1].decode()
+    deadline = time.monotonic() + START_TIMEOUT
+    with _user_agent() as client:
+        while True:
+            try:
+                if client.get(f"{issuer}/.well-known/openid-configuration").status_code == 200:
+                    return issuer, proc
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                stop_process(proc)
+                raise RuntimeError(f"{what} never answered discovery")
+            time.sleep(0.05)
+
+
 def ensure_node_modules(runtime: NodeRuntime) -> None:
     if (SERVER_DIR / "node_modules" / "oidc-provider").is_dir():
         return
@@ -302,36 +341,12 @@ def start_server(workdir: Path, **env: str) -> OidcServer:
     workdir.mkdir(parents=True, exist_ok=True)
     events = workdir / "events.jsonl"
     log = workdir / "server.log"
-    child_env = {k: v for k, v in os.environ.items() if not k.upper().endswith("_PROXY")}
-    child_env.update({"PORT": "0", "CLIENT_ID": CLIENT_ID,
-                      "SHORT_DEVICE_CLIENT_ID": SHORT_DEVICE_CLIENT_ID,
-                      "EVENTS_FILE": str(events), **env})
-    with log.open("wb") as err:
-        proc = subprocess.Popen([runtime.node, str(SERVER_DIR / "server.js")], cwd=SERVER_DIR,
-                                env=child_env, stdout=subprocess.PIPE, stderr=err)
-    line: list[bytes] = []
-    reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()  # type: ignore[union-attr]
-                                                         ), daemon=True)
-    reader.start()
-    reader.join(START_TIMEOUT)
-    if not line or not line[0].startswith(b"listening "):
-        proc.kill()
-        raise RuntimeError(f"oidc server did not start on {runtime.source} node "
-                           f"{runtime.version} ({runtime.node}): {log.read_text()[-2000:]}")
-    issuer = line[0].split()[1].decode()
+    issuer, proc = launch_node_server(
+        runtime, SERVER_DIR, log, "oidc server",
+        {"CLIENT_ID": CLIENT_ID, "SHORT_DEVICE_CLIENT_ID": SHORT_DEVICE_CLIENT_ID,
+         "EVENTS_FILE": str(events), **env},
+    )
     server = OidcServer(issuer, CLIENT_ID, SHORT_DEVICE_CLIENT_ID, events, proc, log)
-    deadline = time.monotonic() + START_TIMEOUT
-    with _user_agent() as client:
-        while True:
-            try:
-                if client.get(f"{issuer}/.well-known/openid-configuration").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                server.stop()
-                raise RuntimeError("oidc server never answered discovery")
-            time.sleep(0.05)
     return server
 
 
