@@ -7,7 +7,8 @@ Exit codes are part of the public contract (README, "Exit codes"):
   3  not logged in (no profile, unknown profile, no credential stored)
   4  store locked, unavailable or timed out
   5  login needs to be done again (a refresh token the server no longer accepts)
-  6  network error talking to an authorization server
+  6  network error talking to an authorization server or a secret server
+  7  permission denied by a secret server's policy (the token is fine, the policy says no)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ EXIT_NOT_LOGGED_IN = 3
 EXIT_STORE_UNAVAILABLE = 4
 EXIT_RELOGIN = 5
 EXIT_NETWORK = 6
+EXIT_PERMISSION_DENIED = 7
 
 
 class CcloginError(Exception):
@@ -150,6 +152,14 @@ class PassphraseUnavailable(StoreUnavailable):
     )
 
 
+class StoreConflict(StoreError):
+    """A check-and-set write lost: someone else wrote the key first. Nothing of
+    theirs was overwritten, and nothing of ours was written."""
+
+    exit_code = EXIT_FAILURE
+    default_hint = "someone else changed it first; read it again and retry if it still applies"
+
+
 class ValueTooLarge(StoreError):
     exit_code = EXIT_FAILURE
     default_hint = "the value exceeds what this backend can hold"
@@ -165,3 +175,40 @@ class NetworkError(CcloginError):
 
 class OAuthError(CcloginError):
     default_hint = "try `cclogin login` again"
+
+
+# --- secret servers (HashiCorp Vault / OpenBao) ------------------------------------
+
+
+class VaultUnreachable(NetworkError):
+    default_hint = (
+        "check the server address (VAULT_ADDR / BAO_ADDR or the profile's), the network, "
+        "HTTPS_PROXY/NO_PROXY and VAULT_CACERT"
+    )
+
+
+class VaultSealed(StoreUnavailable):
+    default_hint = "the server is sealed: an operator must unseal it (`bao operator unseal`)"
+
+
+class VaultNoLeader(StoreUnavailable):
+    default_hint = (
+        "the cluster has no active node right now (an election, or too few nodes up); "
+        "retry in a moment, or ask the operator"
+    )
+
+
+class VaultTimeout(StoreTimeout):
+    default_hint = (
+        "the secret server did not answer in time; check it is up "
+        "(raise the limit with VAULT_CLIENT_TIMEOUT=SECONDS)"
+    )
+
+
+class VaultPermissionDenied(CcloginError):
+    exit_code = EXIT_PERMISSION_DENIED
+    default_hint = "your Vault token is valid but its policy does not allow this; ask the team's Vault admin"
+
+
+class VaultLoginNeeded(NeedsRelogin):
+    default_hint = "log in to Vault again: `cclogin vault login`"

@@ -16,8 +16,10 @@ from .errors import InvalidInput, StoreCorrupt
 from .secret import Secret
 
 ProfileName = NewType("ProfileName", str)
-CredentialKind = Literal["api_key", "oauth", "claude_token", "claude_login"]
-StorageClass = Literal["keychain", "encrypted-file"]
+CredentialKind = Literal["api_key", "oauth", "claude_token", "claude_login", "vault_token"]
+KINDS: tuple[CredentialKind, ...] = ("api_key", "oauth", "claude_token", "claude_login", "vault_token")
+# secret-server: the secret lives on a team's Vault / OpenBao, read with the user's token.
+StorageClass = Literal["keychain", "encrypted-file", "secret-server"]
 CREDENTIAL_VERSION = 1
 _NO_EXTRA: Mapping[str, str] = MappingProxyType({})
 
@@ -99,7 +101,23 @@ class ClaudeLogin(NamedTuple):
         return f"ClaudeLogin(access={self.access_token!r}, expires_at={self.expires_at})"
 
 
-Credential = ApiKey | OAuthTokens | ClaudeToken | ClaudeLogin
+class VaultToken(NamedTuple):
+    """A HashiCorp Vault / OpenBao token: the user's own key to a team's server.
+
+    Kept like any other credential (never in `~/.vault-token`); renewed before it
+    expires when `renewable`; revoked at logout.
+    """
+
+    token: Secret
+    expires_at: float | None = None  # None: the token has no TTL (a root token)
+    renewable: bool = False
+    kind: Literal["vault_token"] = "vault_token"
+
+    def __repr__(self) -> str:
+        return f"VaultToken({self.token!r}, expires_at={self.expires_at})"
+
+
+Credential = ApiKey | OAuthTokens | ClaudeToken | ClaudeLogin | VaultToken
 
 
 def _opt_secret(value: Any) -> Secret | None:
@@ -121,6 +139,10 @@ def dump_credential(cred: Credential) -> bytes:
         doc["token_type"] = cred.token_type
     elif isinstance(cred, ClaudeToken):
         doc["token"] = cred.token.reveal()
+    elif isinstance(cred, VaultToken):
+        doc["token"] = cred.token.reveal()
+        doc["expires_at"] = cred.expires_at
+        doc["renewable"] = cred.renewable
     else:
         doc["raw"] = cred.raw.reveal()
         doc["access_token"] = cred.access_token.reveal()
@@ -152,6 +174,13 @@ def load_credential(blob: bytes) -> Credential:
             )
         if kind == "claude_token":
             return ClaudeToken(Secret(doc["token"]))
+        if kind == "vault_token":
+            exp = doc.get("expires_at")
+            return VaultToken(
+                Secret(doc["token"]),
+                expires_at=float(exp) if exp is not None else None,
+                renewable=bool(doc.get("renewable", False)),
+            )
         if kind == "claude_login":
             exp = doc.get("expires_at")
             return ClaudeLogin(
@@ -168,7 +197,7 @@ def primary_secret(cred: Credential) -> Secret:
     """What `cclogin token` prints for this credential."""
     if isinstance(cred, ApiKey):
         return cred.key
-    if isinstance(cred, ClaudeToken):
+    if isinstance(cred, ClaudeToken | VaultToken):
         return cred.token
     return cred.access_token
 
@@ -210,10 +239,10 @@ class Profile(NamedTuple):
         if not isinstance(doc, dict):
             raise TypeError("profile is not an object")
         kind = doc["kind"]
-        if kind not in ("api_key", "oauth", "claude_token", "claude_login"):
+        if kind not in KINDS:
             raise ValueError("unknown profile kind")
         storage = doc["storage_class"]
-        if storage not in ("keychain", "encrypted-file"):
+        if storage not in ("keychain", "encrypted-file", "secret-server"):
             raise ValueError("unknown storage class")
         extra = doc.get("extra") or {}
         if not isinstance(extra, dict):

@@ -127,7 +127,7 @@ class StoreContract:
         info = store.describe()
         assert isinstance(info, StoreInfo)
         assert info.name == store.name
-        assert info.storage_class in ("keychain", "encrypted-file")
+        assert info.storage_class in ("keychain", "encrypted-file", "secret-server")
 
     def test_invalid_keys_are_refused(self, store: SecretStore) -> None:
         from .errors import InvalidInput

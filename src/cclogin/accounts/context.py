@@ -61,6 +61,11 @@ class AppContext:
     def store_named(self, name: str) -> SecretStore:
         """A backend by name, opened once per process, never probed."""
         store = self._stores.get(name)
+        if store is None and name == "vault":
+            from .vault_login import open_vault_store
+
+            store = open_vault_store(self)
+            self._stores[name] = store
         if store is None:
             from ..store.select import open_backend
 
@@ -70,12 +75,23 @@ class AppContext:
         return store
 
     def store_for(self, profile: Profile) -> SecretStore:
+        if profile.backend == "vault" and "vault_path" in profile.extra:
+            key = f"vault-shared:{profile.name}"  # a team profile: the shared secret
+            if key not in self._stores:
+                from .team import shared_store
+
+                self._stores[key] = shared_store(self, profile)
+            return self._stores[key]
         return self.store_named(profile.backend)
 
     def select_store(self) -> SecretStore:
         """The store for a new credential: explicit choice, probe, or fallback."""
-        from ..store.select import select_store
+        from ..store.select import explicit_choice, select_store
 
+        choice = explicit_choice(self.paths, self.environ, self.backend_flag)
+        if choice is not None and choice[0] == "vault":
+            self.debug(f"selected backend vault (by {choice[1]})")
+            return self.store_named("vault")
         selection = select_store(self.paths, self.environ, self.backend_flag)
         self.debug(f"selected backend {selection.store.name} (by {selection.source})")
         if selection.notice:

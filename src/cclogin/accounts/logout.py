@@ -19,6 +19,7 @@ from ..model import (
     Credential,
     OAuthTokens,
     Profile,
+    ProfileName,
     load_credential,
     secret_key,
 )
@@ -61,7 +62,7 @@ def logout(
     why: dict[tuple[str, str], list[str]] = {}  # (backend, reason) -> profiles, said once
     for profile in targets:
         try:
-            _logout_one(ctx, profile, revoke, report)
+            _logout_one(ctx, profile, revoke, report, chained=not everything)
         except ProfileEntryLeft as exc:
             left.append(f"{profile.name}: {exc.message}")
             hints.append(exc.hint)
@@ -82,7 +83,14 @@ def logout(
     return report
 
 
-def _logout_one(ctx: AppContext, profile: Profile, revoke: bool, report: LogoutReport) -> None:
+def _logout_one(
+    ctx: AppContext, profile: Profile, revoke: bool, report: LogoutReport, *, chained: bool = True
+) -> None:
+    from .team import is_team
+
+    if is_team(profile):
+        _logout_team(ctx, profile, revoke, report, chained=chained)
+        return
     store = ctx.store_for(profile)
     key = secret_key(profile.name)
     ctx.debug(f"logging out {profile.name!r} from {store.name}")
@@ -128,6 +136,32 @@ def _wipe_one(
         ) from None
     report.removed.append(f"profile {profile.name!r} from {ctx.paths.metadata_file}")
     report.logged_out.append(profile.name)
+
+
+def _logout_team(
+    ctx: AppContext, profile: Profile, revoke: bool, report: LogoutReport, *, chained: bool
+) -> None:
+    """A team profile: the local link goes, the shared secret stays; the user's Vault
+    login goes too unless another team profile still reads through it."""
+    from .team import LOGIN_KEY, users_of_login
+
+    with editing_metadata(ctx.paths) as meta:
+        meta.remove(profile.name)
+    report.removed.append(
+        f"link {profile.name!r} to the shared secret {profile.account or ''} (the secret stays)"
+    )
+    report.logged_out.append(profile.name)
+    login_name = profile.extra.get(LOGIN_KEY)
+    if not chained or not login_name:
+        return
+    login = read_metadata(ctx.paths).profiles.get(ProfileName(login_name))
+    if login is None or login.kind != "vault_token":
+        return
+    others = users_of_login(ctx, login.name, profile.name)
+    if others:
+        report.removed.append(f"(Vault login {login.name!r} kept: {', '.join(others)} use it)")
+        return
+    _logout_one(ctx, login, revoke, report)
 
 
 def _stored(store: SecretStore, key: str) -> Credential | None:

@@ -137,8 +137,10 @@ def _check_usable(ctx: AppContext, profile: Profile) -> None:
     probe = getattr(store, "probe", None)
     if callable(probe):
         probe()
-    if profile.storage_class == "encrypted-file":
-        # Record names are not authenticated (docs/store-format.md): a listed name
+    if profile.storage_class in ("encrypted-file", "secret-server"):
+        # A secret server's read is a read like `token`'s: the shared key is there and
+        # this user's token may read it (a listing proves neither).
+        # Encrypted file: record names are not authenticated (docs/store-format.md): a listed name
         # says nothing about the passphrase or the record. Read it as `token` would:
         # unwrap the data key, verify the file MAC, decrypt and parse the record.
         from .credentials import read_credential

@@ -25,6 +25,7 @@ VARIABLE_BY_KIND = {
     "claude_token": "CLAUDE_CODE_OAUTH_TOKEN",
     "claude_login": "CLAUDE_CODE_OAUTH_TOKEN",
     "oauth": "ANTHROPIC_AUTH_TOKEN",
+    "vault_token": "VAULT_TOKEN",
 }
 
 

@@ -53,7 +53,9 @@ def register() -> None:
         passphrase_cmd,
         status_cmd,
         switch_cmd,
+        team_cmd,
         token_click,
+        vault_cmd,
     )
 
     for module in (
@@ -67,6 +69,8 @@ def register() -> None:
         backends_cmd,
         passphrase_cmd,
         migrate_cmd,
+        vault_cmd,
+        team_cmd,
     ):
         cli.add_command(module.command)
 

@@ -67,6 +67,19 @@ def _confirm_replace(interactive: bool) -> Callable[[Profile], bool]:
 @click.option(
     "--paste", is_flag=True, help="Print the URL and paste the code back (browser elsewhere)."
 )
+@click.option(
+    "--vault",
+    "vault_path",
+    metavar="PATH",
+    help="A team profile: link to the shared key at PATH on Vault/OpenBao (KV v2).",
+)
+@click.option(
+    "--vault-field", metavar="FIELD", default="api_key", show_default=True, help="With --vault."
+)
+@click.option("--vault-mount", metavar="MOUNT", help="With --vault: the KV v2 mount.")
+@click.option(
+    "--vault-login", metavar="PROFILE", help="With --vault: which Vault login reads it."
+)
 @click.option("--force", is_flag=True, help="Replace an existing profile without asking.")
 @click.option("--no-switch", is_flag=True, help="Do not make this profile the active one.")
 @click.argument("stray", nargs=-1, type=click.UNPROCESSED, metavar="")
@@ -82,6 +95,10 @@ def command(
     base_url: str | None,
     device: bool,
     paste: bool,
+    vault_path: str | None,
+    vault_field: str,
+    vault_mount: str | None,
+    vault_login: str | None,
     force: bool,
     no_switch: bool,
     stray: tuple[str, ...],
@@ -95,15 +112,29 @@ def command(
             "pipe the key on stdin: `cclogin login --with-api-key < keyfile`",
         )
     ctx = app_context()
-    modes = [with_api_key, with_oauth_token, claude, bool(provider or issuer)]
+    modes = [with_api_key, with_oauth_token, claude, bool(provider or issuer), bool(vault_path)]
     if sum(modes) != 1:
         raise UsageError(
             "choose exactly one of --with-api-key, --with-oauth-token, "
-            "--claude, --provider or --issuer"
+            "--claude, --provider, --issuer or --vault"
         )
     switch = not no_switch
     confirm = _confirm_replace(ctx.interactive)
-    if with_api_key:
+    if vault_path:
+        from ..accounts.team import link
+
+        profile = link(
+            ctx,
+            name,
+            vault_path,
+            field=vault_field,
+            login_name=vault_login,
+            mount=vault_mount,
+            force=force,
+            switch=switch,
+            base_url=base_url,
+        )
+    elif with_api_key:
         profile = login_uc.login_api_key(
             ctx,
             name,

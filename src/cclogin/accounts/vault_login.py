@@ -1,0 +1,143 @@
+"""The user's own Vault / OpenBao token, kept as a profile of kind `vault_token`.
+
+A Vault login is a profile like any other (default name `vault`): its token lives in
+the local keychain or encrypted file, never in `~/.vault-token`; its metadata records
+the server (`extra["vault_addr"]`, `extra["vault_namespace"]`) and how the token was
+obtained. Team profiles and `--backend vault` read the team's server with it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..errors import InvalidInput, NotLoggedIn, ProfileNotFound, UsageError
+from ..model import Profile, ProfileName, VaultToken, profile_name
+from ..secret import Secret
+from ..store.base import SecretStore
+from ..vault.client import VaultClient
+from ..vault.settings import VaultSettings, parse_addresses, resolve_settings
+from .context import AppContext
+from .credentials import read_credential, save_credential
+from .profiles import read_metadata
+
+DEFAULT_LOGIN = "vault"
+
+
+def settings_for(ctx: AppContext, **flags: Any) -> VaultSettings:
+    from ..config import load_config
+
+    return resolve_settings(ctx.environ, load_config(ctx.paths, ctx.environ), **flags)
+
+
+def login_settings(ctx: AppContext, login: Profile, **flags: Any) -> VaultSettings:
+    """The server a Vault login belongs to, with mount/prefix from flags or config."""
+    recorded = login.extra.get("vault_addr")
+    settings = settings_for(ctx, address=flags.pop("address", None) or recorded, **flags)
+    ns = login.extra.get("vault_namespace")
+    return settings._replace(namespace=ns) if ns and not flags.get("namespace") else settings
+
+
+def find_login(ctx: AppContext, name: str | None, address: str | None = None) -> Profile:
+    """The Vault login named `name`, or the one for `address`, or `vault`."""
+    meta = read_metadata(ctx.paths)
+    logins = [p for p in meta.profiles.values() if p.kind == "vault_token"]
+    if name:
+        profile = meta.profiles.get(profile_name(name))
+        if profile is None or profile.kind != "vault_token":
+            raise ProfileNotFound(
+                f"no Vault login named {name!r}",
+                f"log in with `cclogin vault login --profile {name}` (token on stdin)",
+            )
+        return profile
+    if address:
+        wanted = set(parse_addresses(address))
+        for p in logins:
+            recorded = p.extra.get("vault_addr")
+            if recorded and wanted & set(parse_addresses(recorded)):
+                return p
+    default = meta.profiles.get(ProfileName(DEFAULT_LOGIN))
+    if default is not None and default.kind == "vault_token":
+        return default
+    if len(logins) == 1:
+        return logins[0]
+    raise NotLoggedIn(
+        "not logged in to a Vault / OpenBao server",
+        "log in with `cclogin vault login --vault-addr URL` (token on stdin)",
+    )
+
+
+def token_source(ctx: AppContext, login: Profile) -> Callable[[], Secret | None]:
+    """Reads the login's token when a call needs it (once per process)."""
+    held: list[Secret] = []
+
+    def token() -> Secret:
+        if not held:
+            cred = read_credential(ctx, login)
+            if not isinstance(cred, VaultToken):
+                raise InvalidInput(f"profile {login.name!r} is not a Vault login")
+            held.append(cred.token)
+        return held[0]
+
+    return token
+
+
+def client_for(ctx: AppContext, login: Profile, **flags: Any) -> VaultClient:
+    return VaultClient(login_settings(ctx, login, **flags), token_source(ctx, login))
+
+
+def describe_token(info: Mapping[str, Any], now: float) -> tuple[float | None, bool]:
+    """(expires_at, renewable) from a `lookup-self` answer."""
+    ttl = info.get("ttl")
+    expires = now + float(ttl) if isinstance(ttl, int | float) and ttl > 0 else None
+    return expires, bool(info.get("renewable", False))
+
+
+def save_token(
+    ctx: AppContext,
+    name: str,
+    settings: VaultSettings,
+    token: Secret,
+    *,
+    method: str,
+    force: bool,
+    confirm_replace: Callable[[Profile], bool] | None = None,
+) -> Profile:
+    """Check `token` against the server (lookup-self), then store it as profile `name`."""
+    now = time.time()
+    info = VaultClient(settings, lambda: token).lookup_self()
+    expires, renewable = describe_token(info, now)
+    display = info.get("display_name")
+    extra = {"vault_addr": ", ".join(settings.addresses), "auth_method": method}
+    if settings.namespace:
+        extra["vault_namespace"] = settings.namespace
+    policies = info.get("policies")
+    if isinstance(policies, list):
+        extra["policies"] = ",".join(str(p) for p in policies)[:200]
+    target = ctx.select_store()
+    if target.name == "vault":
+        raise UsageError(
+            "the Vault token itself cannot be kept on the Vault server",
+            "pass --backend keychain (or encrypted-file) for the Vault login",
+        )
+    return save_credential(
+        ctx,
+        name,
+        VaultToken(token, expires_at=expires, renewable=renewable),
+        force=force,
+        switch=False,  # a Vault login is a means, not the account Claude Code uses
+        confirm_replace=confirm_replace,
+        store=target,
+        account=str(display)[:80] if display else None,
+        provider=settings.address,
+        expires_at=expires,
+        extra=extra,
+    )
+
+
+def open_vault_store(ctx: AppContext) -> SecretStore:
+    """`--backend vault`: the user's own secrets under `prefix`, with their Vault login."""
+    from ..store.vault import VaultStore
+
+    return VaultStore(client_for(ctx, find_login(ctx, ctx.environ.get("CCLOGIN_VAULT_LOGIN"))))

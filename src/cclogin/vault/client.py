@@ -1,0 +1,383 @@
+"""Talking to HashiCorp Vault / OpenBao: the one module that imports `hvac`.
+
+hvac (over `requests`) is the well-kept client; what it does not do for us is done
+here, once:
+- **trust**: an `ssl.SSLContext` built like the OAuth client's (`SSL_CERT_FILE` or
+  the system store), replaced by `VAULT_CACERT`/`VAULT_CAPATH` when set, as the Vault
+  CLI does. requests' own `REQUESTS_CA_BUNDLE`/certifi lookup is bypassed, so both
+  of cclogin's HTTP clients trust the same roots.
+- **proxies**: `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` from the environment, as
+  requests reads them; its `~/.netrc` lookup is switched off (it would add the
+  user's netrc password to requests sent to the Vault server).
+- **no redirects**: a redirect would carry `X-Vault-Token` to wherever it points.
+- **a whole-call deadline**: requests' read timeout restarts with every byte; each
+  call runs under one total deadline (`VAULT_CLIENT_TIMEOUT`, default 15 s).
+- **several nodes**: a node that refuses connections, is sealed or has no active
+  leader is skipped for the next; the call retries until the deadline.
+- **errors** mapped to cclogin's classes: permission denied (the policy) and a
+  token the server no longer accepts are told apart by asking `lookup-self`.
+
+Nothing here logs: requests and answers carry tokens and secrets.
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, NamedTuple, TypeVar
+
+import hvac
+import hvac.exceptions as hv
+import requests
+import requests.adapters
+
+from ..errors import (
+    CcloginError,
+    InvalidInput,
+    StoreConflict,
+    VaultLoginNeeded,
+    VaultNoLeader,
+    VaultPermissionDenied,
+    VaultSealed,
+    VaultTimeout,
+    VaultUnreachable,
+)
+from ..secret import Secret
+from .settings import VaultSettings
+
+T = TypeVar("T")
+RETRY_PAUSE = 0.2  # between rounds over the nodes, while a cluster elects a leader
+CONNECT_TIMEOUT = 5.0
+
+
+class KvEntry(NamedTuple):
+    data: dict[str, Any]
+    version: int
+
+
+def _clean(text: object, limit: int = 160) -> str:
+    """A server's words, safe to print: one line, printable, bounded."""
+    flat = " ".join(str(text).split())
+    return "".join(c for c in flat if c.isprintable())[:limit]
+
+
+def ssl_context(settings: VaultSettings) -> ssl.SSLContext:
+    import os
+
+    try:
+        if settings.ca_file or settings.ca_path:
+            return ssl.create_default_context(cafile=settings.ca_file, capath=settings.ca_path)
+        env_file = os.environ.get("SSL_CERT_FILE")
+        return ssl.create_default_context(cafile=env_file or None)
+    except (OSError, ssl.SSLError) as exc:
+        where = settings.ca_file or settings.ca_path or os.environ.get("SSL_CERT_FILE")
+        raise InvalidInput(
+            f"cannot load the CA certificates {where}: {_clean(exc)}",
+            "point VAULT_CACERT (or ca_file in [vault]) at a PEM file",
+        ) from None
+
+
+class _TrustAdapter(requests.adapters.HTTPAdapter):
+    """requests with our SSLContext, and none of its own CA-bundle lookup."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        self._context = context
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["ssl_context"] = self._context
+        super().init_poolmanager(*args, **kwargs)
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        kwargs["ssl_context"] = self._context
+        return super().proxy_manager_for(proxy, **kwargs)
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        conn.cert_reqs = "CERT_REQUIRED"  # the context holds the roots
+        conn.ca_certs = None
+        conn.ca_cert_dir = None
+
+    def build_connection_pool_key_attributes(
+        self, request: Any, verify: Any, cert: Any = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(
+            request, verify, cert
+        )
+        pool_kwargs.pop("ca_certs", None)
+        pool_kwargs.pop("ca_cert_dir", None)
+        pool_kwargs["ssl_context"] = self._context
+        pool_kwargs["cert_reqs"] = "CERT_REQUIRED"
+        return host_params, pool_kwargs
+
+
+def _no_netrc(request: Any) -> Any:
+    return request  # an `auth` of our own stops requests from reading ~/.netrc
+
+
+class VaultClient:
+    """One server (or cluster), one token source; each method is one bounded call."""
+
+    def __init__(
+        self, settings: VaultSettings, token: Callable[[], Secret | None] | None = None
+    ) -> None:
+        self.settings = settings
+        self._token = token
+        self._context = ssl_context(settings)
+        self._clients: dict[str, hvac.Client] = {}
+        self._preferred = 0  # the node that answered last
+
+    def __repr__(self) -> str:
+        return f"VaultClient({self.settings.describe()})"
+
+    # --- KV version 2 ---------------------------------------------------------
+
+    def kv_read(self, path: str) -> KvEntry | None:
+        """The newest version's data, or None when there is none (or it was deleted)."""
+
+        def read(c: hvac.Client) -> KvEntry | None:
+            try:
+                answer = c.secrets.kv.v2.read_secret_version(
+                    path, mount_point=self.settings.mount, raise_on_deleted_version=True
+                )
+            except hv.InvalidPath:
+                return None
+            data = answer.get("data") or {}
+            meta = data.get("metadata") or {}
+            payload = data.get("data")
+            if not isinstance(payload, dict):
+                return None
+            return KvEntry(payload, int(meta.get("version") or 0))
+
+        return self._call(f"read {self._where(path)}", read)
+
+    def kv_write(self, path: str, data: dict[str, Any], cas: int) -> int:
+        """Write a new version only if the newest is still `cas` (0: none yet).
+
+        Returns the new version. A retry after an answer that never came may find its
+        own write already there; that counts as written, anything else as a conflict.
+        """
+        attempts = [0]
+
+        def write(c: hvac.Client) -> int:
+            attempts[0] += 1
+            try:
+                answer = c.secrets.kv.v2.create_or_update_secret(
+                    path, secret=data, cas=cas, mount_point=self.settings.mount
+                )
+            except hv.InvalidRequest as exc:
+                if "check-and-set" not in str(exc):
+                    raise
+                if attempts[0] > 1:
+                    mine = self._read_with(c, path)
+                    if mine is not None and mine.version == cas + 1 and mine.data == data:
+                        return mine.version
+                raise StoreConflict(
+                    f"{self._where(path)} was changed by someone else since it was read; "
+                    "nothing was overwritten"
+                ) from None
+            return int((answer.get("data") or {}).get("version") or 0)
+
+        return self._call(f"write {self._where(path)}", write)
+
+    def _read_with(self, c: hvac.Client, path: str) -> KvEntry | None:
+        try:
+            answer = c.secrets.kv.v2.read_secret_version(
+                path, mount_point=self.settings.mount, raise_on_deleted_version=True
+            )
+        except hv.InvalidPath:
+            return None
+        data = answer.get("data") or {}
+        return KvEntry(data.get("data") or {}, int((data.get("metadata") or {}).get("version") or 0))
+
+    def kv_version(self, path: str) -> int:
+        """The newest version number (0 when the secret does not exist)."""
+
+        def version(c: hvac.Client) -> int:
+            try:
+                answer = c.secrets.kv.v2.read_secret_metadata(path, mount_point=self.settings.mount)
+            except hv.InvalidPath:
+                return 0
+            return int((answer.get("data") or {}).get("current_version") or 0)
+
+        return self._call(f"read the history of {self._where(path)}", version)
+
+    def kv_destroy(self, path: str) -> bool:
+        """Every version and the metadata: nothing of the secret stays on the server."""
+
+        def destroy(c: hvac.Client) -> bool:
+            try:
+                c.secrets.kv.v2.read_secret_metadata(path, mount_point=self.settings.mount)
+            except hv.InvalidPath:
+                return False
+            c.secrets.kv.v2.delete_metadata_and_all_versions(path, mount_point=self.settings.mount)
+            return True
+
+        return self._call(f"destroy {self._where(path)}", destroy)
+
+    def kv_list(self, path: str) -> list[str]:
+        def listing(c: hvac.Client) -> list[str]:
+            try:
+                answer = c.secrets.kv.v2.list_secrets(path, mount_point=self.settings.mount)
+            except hv.InvalidPath:
+                return []
+            keys = (answer.get("data") or {}).get("keys") or []
+            return [str(k) for k in keys]
+
+        return self._call(f"list {self._where(path)}/", listing)
+
+    # --- the token itself -----------------------------------------------------
+
+    def lookup_self(self) -> dict[str, Any]:
+        return self._call("look up the token", lambda c: dict(c.auth.token.lookup_self()["data"]))
+
+    def renew_self(self, increment: int | None = None) -> dict[str, Any]:
+        return self._call(
+            "renew the token",
+            lambda c: dict(c.auth.token.renew_self(increment=increment)["auth"]),
+        )
+
+    def revoke_self(self) -> None:
+        self._call("revoke the token", lambda c: c.auth.token.revoke_self())
+
+    def raw_login(self, what: str, fn: Callable[[hvac.Client], dict[str, Any]]) -> dict[str, Any]:
+        """An auth method's login (no token needed); returns the `auth` block."""
+        return self._call(what, fn, needs_token=False)
+
+    # --- plumbing ---------------------------------------------------------------
+
+    def _where(self, path: str) -> str:
+        return f"{self.settings.mount}/{path}"
+
+    def _client_for(self, address: str, token: Secret | None) -> hvac.Client:
+        client = self._clients.get(address)
+        if client is None:
+            session = requests.Session()
+            session.auth = _no_netrc
+            adapter = _TrustAdapter(self._context)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+            client = hvac.Client(
+                url=address,
+                session=session,
+                namespace=self.settings.namespace,
+                allow_redirects=False,
+                # requests takes (connect, read); the stubs say int.
+                timeout=(CONNECT_TIMEOUT, self.settings.timeout),  # type: ignore[arg-type]
+            )
+            self._clients[address] = client
+        client.token = token.reveal() if token is not None else ""  # "": none, no header
+        return client
+
+    def _call(
+        self, what: str, fn: Callable[[hvac.Client], T], *, needs_token: bool = True
+    ) -> T:
+        deadline = time.monotonic() + self.settings.timeout
+        token = self._token() if (needs_token and self._token is not None) else None
+        if needs_token and token is None:
+            raise VaultLoginNeeded(f"not logged in to the secret server at {self.settings.address}")
+        done = threading.Event()
+        box: list[Any] = []
+
+        def work() -> None:
+            try:
+                box.append((True, self._rounds(what, fn, token, deadline)))
+            except BaseException as exc:  # handed to the caller's thread
+                box.append((False, exc))
+            finally:
+                done.set()
+
+        threading.Thread(target=work, name=f"cclogin-vault:{what}", daemon=True).start()
+        if not done.wait(self.settings.timeout + 1.0):
+            raise VaultTimeout(
+                f"the secret server did not answer within {self.settings.timeout:g} s ({what})"
+            )
+        ok, value = box[0]
+        if ok:
+            return value  # type: ignore[no-any-return]
+        raise value
+
+    def _rounds(
+        self, what: str, fn: Callable[[hvac.Client], T], token: Secret | None, deadline: float
+    ) -> T:
+        """Try each node in turn, the last good one first, until one answers."""
+        nodes = self.settings.addresses
+        last: CcloginError | None = None
+        while True:
+            for step in range(len(nodes)):
+                index = (self._preferred + step) % len(nodes)
+                if time.monotonic() >= deadline:
+                    raise last or VaultTimeout(f"{what}: no answer in time")
+                try:
+                    result = fn(self._client_for(nodes[index], token))
+                except CcloginError:
+                    raise
+                except Exception as exc:
+                    err = self._translate(what, nodes[index], exc, token)
+                    if not isinstance(err, VaultUnreachable | VaultSealed | VaultNoLeader):
+                        raise err from None
+                    last = err
+                    continue
+                self._preferred = index
+                return result
+            if time.monotonic() + RETRY_PAUSE >= deadline:
+                raise last or VaultTimeout(f"{what}: no answer in time")
+            time.sleep(RETRY_PAUSE)
+
+    def _translate(
+        self, what: str, node: str, exc: Exception, token: Secret | None
+    ) -> CcloginError:
+        if isinstance(exc, requests.exceptions.RequestException):
+            return _network_error(what, node, exc)
+        if isinstance(exc, hv.Forbidden | hv.Unauthorized):
+            if token is not None and not self._token_works(node, token):
+                return VaultLoginNeeded(
+                    f"the secret server at {node} no longer accepts your Vault token "
+                    "(expired or revoked)"
+                )
+            return VaultPermissionDenied(f"permission denied: {what}")
+        if isinstance(exc, hv.VaultError):
+            return _server_error(what, node, exc)
+        if isinstance(exc, ValueError | KeyError | TypeError):
+            return VaultUnreachable(f"{node} answered something that is not Vault's API ({what})")
+        return VaultUnreachable(f"{what} at {node} failed: {type(exc).__name__}")
+
+    def _token_works(self, node: str, token: Secret) -> bool:
+        try:
+            self._client_for(node, token).auth.token.lookup_self()
+        except (hv.Forbidden, hv.Unauthorized):
+            return False
+        except Exception:
+            return True  # cannot tell: say "permission denied", never blank anything
+        return True
+
+
+
+def _network_error(what: str, node: str, exc: Exception) -> CcloginError:
+    if isinstance(exc, requests.exceptions.SSLError):
+        return VaultUnreachable(
+            f"TLS to {node} failed: the certificate is not trusted or does not match",
+            "set VAULT_CACERT to the server's CA (or ca_file in [vault])",
+        )
+    if isinstance(exc, requests.exceptions.ProxyError):
+        return VaultUnreachable(f"the proxy refused or failed the request to {node}")
+    if isinstance(exc, requests.exceptions.Timeout):
+        return VaultUnreachable(f"{node} did not answer in time ({what})")
+    return VaultUnreachable(f"cannot connect to the secret server at {node}")
+
+
+def _server_error(what: str, node: str, exc: hv.VaultError) -> CcloginError:
+    """What an answer with an error status means for the user."""
+    text = str(exc).lower()
+    if isinstance(exc, hv.VaultDown | hv.VaultNotInitialized):
+        if "sealed" in text or isinstance(exc, hv.VaultNotInitialized):
+            return VaultSealed(f"the secret server at {node} is sealed or not initialised")
+        return VaultNoLeader(f"the secret server at {node} is unavailable ({_clean(exc, 80)})")
+    if isinstance(exc, hv.InternalServerError | hv.BadGateway | hv.RateLimitExceeded):
+        if any(word in text for word in ("active", "leader", "standby")):
+            return VaultNoLeader(f"the cluster behind {node} has no active node right now")
+        return VaultNoLeader(f"the secret server at {node} failed: {_clean(exc, 80)}")
+    if isinstance(exc, hv.InvalidRequest | hv.InvalidPath | hv.UnsupportedOperation):
+        return InvalidInput(f"the secret server refused to {what}: {_clean(exc)}")
+    return VaultUnreachable(f"unexpected answer from {node} ({what}): {_clean(exc, 80)}")
