@@ -8,13 +8,12 @@ forms, and follows the redirect to cclogin's listener, which exchanges the code.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
 from support.cli import World, make_encrypted_world
-from support.oidc import SERVER_DIR, OidcServer
+from support.oidc import SERVER_DIR, OidcServer, node_runtime
 
 pytestmark = [pytest.mark.oidc, pytest.mark.browser, pytest.mark.slow]
 
@@ -23,16 +22,19 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 @pytest.fixture
 def chromium_browser(tmp_path: Path) -> tuple[Path, Path]:
-    if not (os.path.exists(CHROMIUM) and shutil.which("node")):
+    # The same node >= 20.19 the test servers run on (system or the wheel's), not
+    # whatever `node` PATH finds first (Debian 12's is 18).
+    runtime = node_runtime()
+    if not (os.path.exists(CHROMIUM) and runtime is not None):
         if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} or node is missing; scripts/test installs them")
+            pytest.fail(f"{CHROMIUM} or node >= 20.19 is missing; scripts/test installs them")
         pytest.skip("Chromium or node is not installed (scripts/test installs them)")
     result = tmp_path / "browser-result.txt"
     wrapper = tmp_path / "chromium-browser"
     # webbrowser runs BROWSER as one executable with the URL appended.
     wrapper.write_text(
         "#!/bin/sh\n"
-        f"RESULT_FILE='{result}' exec node '{SERVER_DIR / 'chromium_user.mjs'}' \"$@\"\n"
+        f"RESULT_FILE='{result}' exec '{runtime.node}' '{SERVER_DIR / 'chromium_user.mjs'}' \"$@\"\n"
     )
     wrapper.chmod(0o700)
     return wrapper, result
