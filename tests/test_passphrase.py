@@ -166,11 +166,34 @@ def test_prompt_asks_twice_only_when_creating() -> None:
     assert len(typist.prompts) == 3
 
 
-def test_prompt_mismatch_and_empty_are_clear_errors() -> None:
-    with pytest.raises(InvalidInput, match="did not match") as caught:
-        PromptSource(Typist("typed-pass", "typo-pass")).get(confirm=True)
-    assert "typo" not in caught.value.message
+def test_prompt_mismatch_is_re_asked_then_a_clear_error() -> None:
+    said: list[str] = []
+    typist = Typist("typed-pass", "typo-pass", "typed-pass", "typed-pass")
+    source = PromptSource(typist, store_path=Path("/x/store.cclogin"), say=said.append)
+    assert source.get(confirm=True).reveal() == "typed-pass"
+    assert typist.prompts == [
+        "New passphrase for the encrypted store /x/store.cclogin "
+        "(it protects every credential cclogin keeps here): ",
+        "Repeat the new passphrase: ",
+    ] * 2
+    assert said == ["cclogin: the passphrases did not match; try again"]
+
+    said.clear()
+    three = Typist("zq-a", "zq-b", "zq-c", "zq-d", "zq-e", "zq-f", "never")
+    with pytest.raises(InvalidInput, match="not typed the same way twice") as caught:
+        PromptSource(three, say=said.append).get(confirm=True)
+    assert three.answers == ["never"]  # bounded: three pairs, no fourth
+    assert len(said) == 2
+    assert "zq-" not in caught.value.message + caught.value.hint
+
+
+def test_prompt_empty_and_end_of_input() -> None:
+    said: list[str] = []
+    typist = Typist("", "typed-pass")
+    assert PromptSource(typist, say=said.append).get(confirm=False).reveal() == "typed-pass"
+    assert typist.prompts == ["Passphrase for the encrypted store: "] * 2
+    assert said == ["cclogin: an empty passphrase is not allowed; try again"]
     with pytest.raises(InvalidInput, match="empty passphrase"):
-        PromptSource(Typist("")).get(confirm=False)
+        PromptSource(Typist("", "", ""), say=said.append).get(confirm=False)
     with pytest.raises(PassphraseUnavailable, match="end of input"):
         PromptSource(Typist()).get(confirm=False)

@@ -67,13 +67,14 @@ def command(
     opts = Options(list(from_paths), dry_run, keep_backup, force)
     opts.even_if_claude_running = even_if_claude_running
     opts.confirm = confirm if ctx.interactive else None
+    opts.progress = lambda line: note(f"cclogin: {line}")  # each file's outcome as it happens
     report = migrate(ctx, opts)
-    for line in report.lines:
-        note(f"cclogin: {line}")
     if dry_run:
         if report.found_any:
             note("cclogin: dry run: nothing was changed")
         return EXIT_FAILURE if report.failures else 0
+    if report.found_any:
+        note(f"cclogin: {report.summary()}")
     helper_ok = _after(ctx, report, set_api_key_helper, force)
     return EXIT_FAILURE if report.failures or not helper_ok else 0
 

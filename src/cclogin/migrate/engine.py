@@ -42,6 +42,7 @@ class Options:
     force: bool = False
     even_if_claude_running: bool = False
     confirm: Callable[[str], bool] | None = None  # a terminal's yes/no; None: no terminal
+    progress: Callable[[str], None] | None = None  # each report line as it happens
 
 
 @dataclass
@@ -50,17 +51,29 @@ class Report:
     migrated: list[Profile] = field(default_factory=list)
     failures: int = 0
     found_any: bool = False
+    moved: list[Path] = field(default_factory=list)  # files whose plaintext is gone
+    store_name: str | None = None
+    emit: Callable[[str], None] | None = None  # told each line at once (Options.progress)
 
     def say(self, line: str) -> None:
         self.lines.append(line)
+        if self.emit is not None:
+            self.emit(line)
 
     def fail(self, line: str) -> None:
         self.failures += 1
-        self.lines.append(f"error: {line}")
+        self.say(f"error: {line}")
+
+    def summary(self) -> str:
+        """The last line of a real run: how many files moved, how many failed."""
+        moved = len(self.moved)
+        where = f" into {self.store_name}" if self.store_name and moved else ""
+        failed = f"; {self.failures} error(s), see above" if self.failures else ""
+        return f"done: {moved} file(s) migrated{where}{failed}"
 
 
 def migrate(ctx: AppContext, opts: Options) -> Report:
-    report = Report()
+    report = Report(emit=opts.progress)
     lock = contextlib.nullcontext() if opts.dry_run else migrate_lock(ctx.paths)
     with lock:
         if not opts.dry_run:
@@ -80,9 +93,10 @@ def migrate(ctx: AppContext, opts: Options) -> Report:
             if not _usable(item, report) or item.read is None:
                 continue
             report.found_any = True
-            plan = plan_file(item.path, item.read, item.detection.hits, namer)
-            if store_name is None:
+            if store_name is None:  # first: the passphrase is asked before any file is planned
                 store, store_name = _select(ctx, opts.dry_run, report)
+                report.store_name = store_name
+            plan = plan_file(item.path, item.read, item.detection.hits, namer)
             _describe(plan, store_name, report, opts.dry_run, item.note)
             if plan.conflicts:
                 for c in plan.conflicts:
@@ -178,7 +192,10 @@ def _namer(ctx: AppContext, force: bool, owned: set[str]) -> Namer:
 def _select(ctx: AppContext, dry: bool, report: Report) -> tuple[SecretStore | None, str]:
     """The store the credentials go to. A preview goes on without one, and says so."""
     if not dry:
-        store = ctx.select_store()
+        # The instance recovery and rollbacks reach too (store_for), so one passphrase
+        # and one key derivation serve the whole run.
+        store = ctx.store_named(ctx.select_store().name)
+        _unlock(store)
         return store, store.name
     try:
         store = ctx.select_store()
@@ -189,6 +206,20 @@ def _select(ctx: AppContext, dry: bool, report: Report) -> tuple[SecretStore | N
         report.say(f"  to fix it: {exc.hint}")
         return None, "the store (none is available yet)"
     return store, store.name
+
+
+def _unlock(store: SecretStore) -> None:
+    """Ask for the store's passphrase once, now: a mistake is re-asked or ends the run
+    before any file is touched, and every file (and any rollback) reuses it."""
+    from ..store.encrypted_file import EncryptedFileStore
+
+    if not isinstance(store, EncryptedFileStore):
+        return  # OS keychains ask (if ever) on their own
+    try:
+        store.unlock()
+    except CcloginError as exc:
+        exc.message = f"{exc.message}; nothing was migrated, every file is as it was"
+        raise
 
 
 def _describe(
@@ -317,6 +348,7 @@ def _attempt_file(
     for _t, profile, _b in targets.values():
         if profile not in report.migrated:
             report.migrated.append(profile)
+    report.moved.append(plan.path)
     report.say(_done_line(plan))
     return None
 

@@ -5,7 +5,12 @@ record per key, a file MAC. Reads go through fsio.read_private; writes re-read u
 the store's lock, are verified, then replaced atomically and read back.
 
 The unwrapped keys are cached per instance (keyed by the exact header bytes), so one
-process derives at most once. Python cannot wipe bytes, so they live until collected.
+process derives at most once and asks for the passphrase at most once: `unlock()` asks
+up front (a command that writes many records, like `migrate`, learns of a wrong
+passphrase before it touches anything), a prompt is re-asked on a wrong passphrase
+(`PromptSource.attempts` times, like sudo), and a new store's passphrase is chosen once.
+The passphrase itself is not kept, only the keys derived from it; Python cannot wipe
+bytes, so they live until collected.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from ..errors import (
     StoreError,
     StoreUnavailable,
     ValueTooLarge,
+    WrongPassphrase,
 )
 from ..fsio import atomic_write, file_lock, read_private
 from ..model import StorageClass
@@ -53,7 +59,7 @@ from .kdf import (
     unwrap_key,
     wrap_key,
 )
-from .passphrase import PassphraseSource
+from .passphrase import PassphraseSource, PromptSource
 
 MAX_VALUE = 1 << 20
 # A change to the record list: returns the new list, or None for "nothing to write".
@@ -76,6 +82,11 @@ class EncryptedFileStore:
         self._policy = KdfPolicy.for_store(_test_only_kdf)
         self._lock_path = self.path.with_name(self.path.name + ".lock")
         self._cache: tuple[bytes, SubKeys] | None = None
+        # A new store's header and keys, from a passphrase chosen by unlock() before the
+        # file exists; the first write uses them instead of asking again.
+        self._fresh: tuple[Header, SubKeys] | None = None
+        if isinstance(passphrase, PromptSource) and passphrase.store_path is None:
+            passphrase.store_path = self.path  # the prompts name the file they open
 
     def __repr__(self) -> str:
         return f"EncryptedFileStore({str(self.path)!r})"
@@ -148,6 +159,20 @@ class EncryptedFileStore:
                 f"no passphrase source is configured for the encrypted store {self.path}"
             )
 
+    def unlock(self) -> None:
+        """Ask for the passphrase now rather than at the first read or write.
+
+        An existing store is opened (a wrong passphrase is re-asked on a terminal, or
+        is an error now) and its keys kept for this process. Where no file exists yet,
+        the new passphrase is chosen (asked twice) and its keys derived; the file is
+        written with them by the first `set`, and nothing is written if none comes.
+        """
+        current = self._read()
+        if current is not None:
+            self._unlock(current)
+        elif self._fresh is None:
+            self._fresh = self._new_file(self._ask(confirm=True))
+
     def change_passphrase(self, new_source: PassphraseSource) -> None:
         """Re-key under a new passphrase: a new random data key, every record re-encrypted.
 
@@ -161,6 +186,8 @@ class EncryptedFileStore:
                 "nothing to change: the passphrase is set when the first secret is stored",
             )
         self._unlock(before)  # proves the old passphrase before asking for a new one
+        if isinstance(new_source, PromptSource) and new_source.store_path is None:
+            new_source.store_path = self.path
         new_passphrase = new_source.get(confirm=True)
         params = self._policy.default
         check_params(params, self._policy)
@@ -213,10 +240,7 @@ class EncryptedFileStore:
         if self._cache is not None and hmac.compare_digest(self._cache[0], header_bytes):
             keys = self._cache[1]
         else:
-            h = parsed.header
-            secret = passphrase if passphrase is not None else self._ask(confirm=False)
-            kek = derive_kek(secret, h.salt, h.kdf)
-            keys = subkeys(unwrap_key(kek, h.wrap_nonce, h.wrapped_key, h.wrap_aad()))
+            keys = self._open_header(parsed.header, passphrase)
             self._cache = (header_bytes, keys)
         if not hmac.compare_digest(_mac(keys, parsed.body()), parsed.mac):
             raise StoreCorrupt(
@@ -224,6 +248,39 @@ class EncryptedFileStore:
                 "were changed, dropped or mixed from another file); nothing was read"
             )
         return keys
+
+    def _open_header(self, h: Header, passphrase: Secret | None) -> SubKeys:
+        """Unwrap the data key; a prompt that was answered wrongly is asked again."""
+        if passphrase is not None:
+            return _unwrap(h, passphrase)
+        source = self._source
+        tries = source.attempts if isinstance(source, PromptSource) else 1
+        for attempt in range(1, tries + 1):
+            secret = self._ask(confirm=False)
+            try:
+                return _unwrap(h, secret)
+            except WrongPassphrase:
+                if attempt < tries and isinstance(source, PromptSource):
+                    source.wrong()
+                    continue
+                raise self._wrong(tries) from None
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def _wrong(self, tries: int) -> WrongPassphrase:
+        """One opaque error (a wrong passphrase and a damaged header look the same)."""
+        if isinstance(self._source, PromptSource):
+            return WrongPassphrase(
+                f"wrong passphrase: {tries} attempts did not open the encrypted store "
+                f"{self.path} (or its header is damaged)",
+                "type the passphrase chosen when the store was created (a forgotten one "
+                "cannot be recovered: see the README); if it is right, the file is "
+                "damaged: restore it from a backup",
+            )
+        where = self._source.description if self._source is not None else "the source"
+        return WrongPassphrase(
+            f"the passphrase from {where} does not open the encrypted store {self.path} "
+            "(or its header is damaged)"
+        )
 
     def _new_file(self, passphrase: Secret) -> tuple[Header, SubKeys]:
         params = self._policy.default
@@ -247,6 +304,8 @@ class EncryptedFileStore:
             self._unlock(before)
         elif not create:
             return False
+        elif self._fresh is not None:
+            fresh = self._fresh  # chosen by unlock(); a rival file is then asked for afresh
         else:
             passphrase = self._ask(confirm=True)
             fresh = self._new_file(passphrase)
@@ -269,6 +328,7 @@ class EncryptedFileStore:
             self._verify(data, keys, header, check)
             self._write(data)
         self._cache = (header.encode(), keys)
+        self._fresh = None
         return True
 
     def _verify(
@@ -311,6 +371,12 @@ class EncryptedFileStore:
             raise StoreCorrupt(f"the encrypted store did not read back: {exc.message}") from None
         if back != data:
             raise StoreCorrupt(f"the encrypted store {self.path} did not read back as written")
+
+
+def _unwrap(h: Header, passphrase: Secret) -> SubKeys:
+    """Argon2id, then the data key (WrongPassphrase if it does not open) and its subkeys."""
+    kek = derive_kek(passphrase, h.salt, h.kdf)
+    return subkeys(unwrap_key(kek, h.wrap_nonce, h.wrapped_key, h.wrap_aad()))
 
 
 def _mac(keys: SubKeys, body: bytes) -> bytes:

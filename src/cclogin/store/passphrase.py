@@ -247,36 +247,80 @@ class EnvSource:
 
 
 class PromptSource:
-    """A hidden prompt on the terminal; asked twice when a new store is created."""
+    """A hidden prompt on the terminal; a new passphrase is asked twice.
+
+    Every prompt says what it is for. A mismatched confirmation (or an empty answer)
+    is re-asked, at most `attempts` times; the store re-asks a wrong passphrase as
+    often (`EncryptedFileStore._unlock`, like sudo). The prompts go to the terminal
+    (getpass: /dev/tty, else stderr), the messages about them to stderr, never
+    stdout. Nothing typed is kept here: the store keeps the keys it derived, so one
+    process asks once.
+    """
 
     description = "a passphrase prompt on the terminal"
+    attempts = 3
 
-    def __init__(self, reader: Callable[[str], str] | None = None) -> None:
+    def __init__(
+        self,
+        reader: Callable[[str], str] | None = None,
+        *,
+        store_path: Path | None = None,
+        say: Callable[[str], None] | None = None,
+    ) -> None:
         self._reader = reader or getpass.getpass
+        self._say = say or _to_stderr
+        self.store_path = store_path  # named in the prompts; the store sets it
 
     def get(self, *, confirm: bool) -> Secret:
         # confirm=True means a new passphrase is being chosen (a new store, or a change).
-        first = self._ask(
-            "cclogin: choose a passphrase for the encrypted store: "
-            if confirm
-            else "cclogin: passphrase for the encrypted store: "
-        )
-        if not first:
-            raise InvalidInput("an empty passphrase is not allowed", "type a passphrase")
         if confirm:
-            second = self._ask("cclogin: the same passphrase again: ")
-            if first != second:
-                raise InvalidInput(
-                    "the two passphrases did not match; nothing was stored",
-                    "run the command again and type the same passphrase twice",
-                )
-        return Secret(first)
+            return self._choose()
+        for attempt in range(1, self.attempts + 1):
+            value = self._ask(f"Passphrase for the encrypted store{self._where()}: ")
+            if value:
+                return Secret(value)
+            if attempt < self.attempts:
+                self._say("cclogin: an empty passphrase is not allowed; try again")
+        raise InvalidInput("an empty passphrase is not allowed", "type the store's passphrase")
+
+    def wrong(self) -> None:
+        """The store could not be opened with what was typed: say so before re-asking."""
+        self._say("cclogin: wrong passphrase; try again")
+
+    def _choose(self) -> Secret:
+        for attempt in range(1, self.attempts + 1):
+            last = attempt == self.attempts
+            first = self._ask(
+                f"New passphrase for the encrypted store{self._where()} "
+                "(it protects every credential cclogin keeps here): "
+            )
+            if not first:
+                if not last:
+                    self._say("cclogin: an empty passphrase is not allowed; try again")
+                continue
+            if self._ask("Repeat the new passphrase: ") == first:
+                return Secret(first)
+            if not last:
+                self._say("cclogin: the passphrases did not match; try again")
+        raise InvalidInput(
+            f"the new passphrase was not typed the same way twice ({self.attempts} tries); "
+            "nothing was stored",
+            "run the command again and type the same passphrase twice",
+        )
+
+    def _where(self) -> str:
+        return f" {self.store_path}" if self.store_path is not None else ""
 
     def _ask(self, prompt: str) -> str:
         try:
             return self._reader(prompt)
         except EOFError:
             raise PassphraseUnavailable("no passphrase was typed (end of input)") from None
+
+
+def _to_stderr(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
 
 
 def passphrase_source(environ: Mapping[str, str], interactive: bool) -> PassphraseSource | None:
