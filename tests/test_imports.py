@@ -120,7 +120,9 @@ def test_layers_depend_downwards(layer: str, forbidden: str) -> None:
 
 
 def test_core_modules_import_only_core() -> None:
-    core = {f"cclogin.{m}" for m in ("errors", "secret", "model", "paths", "fsio", "config")}
+    core = {
+        f"cclogin.{m}" for m in ("errors", "secret", "model", "paths", "fsio", "config", "envfile")
+    }
     for mod in core:
         outside = {
             d
