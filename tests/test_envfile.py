@@ -1,12 +1,14 @@
 """The `.env` parser (envfile.py) and the `cclogin://PROFILE` reference grammar.
 
-One parser serves `run --env-file`, `exec --env-file` and `migrate --from FILE.env`.
+One parser serves `run --env-file`, `exec --env-file` and `migrate --from FILE.env`, so
+the last section checks that migrate's detection reads files the same way.
 """
 
 from __future__ import annotations
 
 import re
 import string
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -20,6 +22,7 @@ from cclogin.envfile import (
     parse,
     reference,
 )
+from cclogin.migrate.sources import detect
 
 SECRET = "sk-ant-api03-test-env-0101"
 
@@ -275,3 +278,42 @@ def test_replacing_a_value_span_changes_that_value_only(
     assert [e.value for e in after.entries] == [
         "cclogin://team" if i == target else e.value for i, e in enumerate(before)
     ]
+
+
+# --- migrate reads .env files with the same parser ---------------------------------------
+
+
+def test_migrate_finds_keys_as_run_reads_them() -> None:
+    text = (
+        f"{BOM}A=1\r\n"
+        f"export ANTHROPIC_API_KEY='{SECRET}' # the key\r\n"
+        "CLAUDE_CODE_OAUTH_TOKEN=\"sk-ant-oat01-test-0102\"\r\n"
+    )
+    hits = detect(Path("/p/.env"), text.encode()).hits
+    assert [(h.variable, h.line) for h in hits] == [
+        ("ANTHROPIC_API_KEY", 2),
+        ("CLAUDE_CODE_OAUTH_TOKEN", 3),
+    ]
+    first = hits[0]
+    assert text[slice(*first.value_span)] == SECRET
+    assert text[slice(*first.span)].endswith("# the key\r\n")
+
+
+def test_migrate_leaves_references_and_lookalikes_as_they_are() -> None:
+    text = "ANTHROPIC_API_KEY=cclogin://team\nCLAUDE_CODE_OAUTH_TOKEN='cclogin://bad name'\n"
+    assert detect(Path("/p/.env"), text.encode()).hits == []
+
+
+def test_migrate_refuses_a_key_line_it_cannot_read() -> None:
+    text = f'A=1\nANTHROPIC_API_KEY="{SECRET}\nB=2\n'
+    found = detect(Path("/p/.env"), text.encode())
+    assert found.hits == []
+    assert found.problem is not None and "/p/.env:2:" in found.problem
+    assert SECRET not in found.problem
+
+
+def test_migrate_ignores_bad_lines_that_hold_no_key() -> None:
+    text = f"this is not a dotenv line\nANTHROPIC_API_KEY={SECRET}\n"
+    found = detect(Path("/p/.env"), text.encode())
+    assert found.problem is None
+    assert [h.variable for h in found.hits] == ["ANTHROPIC_API_KEY"]

@@ -18,9 +18,10 @@ VECTORS_LIST = vector_names()
 
 def _migrate_args(name: str, home: LegacyHome) -> list[str]:
     expect = expectation(name)
+    flags = [str(a) for a in expect.get("args", [])]  # e.g. --leave-reference
     if expect.get("from"):
-        return ["migrate", "--from", str(home.home / expect["install_as"])]
-    return ["migrate"]
+        return ["migrate", *flags, "--from", str(home.home / expect["install_as"])]
+    return ["migrate", *flags]
 
 
 def test_there_are_vectors_of_every_outcome() -> None:

@@ -26,6 +26,12 @@ from .output import note
     metavar="PATH",
     help="Also migrate this file (JSON or .env with ANTHROPIC_API_KEY=...). Repeatable.",
 )
+@click.option(
+    "--leave-reference",
+    is_flag=True,
+    help="In a .env file, put cclogin://PROFILE where the key was (for `cclogin run "
+    "--env-file`) instead of a comment.",
+)
 @click.option("--undo", is_flag=True, help="Write migrated files back as they were.")
 @click.option("-p", "--profile", metavar="NAME", help="With --undo: only this profile.")
 @click.option(
@@ -45,6 +51,7 @@ def command(
     dry_run: bool,
     keep_backup: bool,
     from_paths: tuple[Path, ...],
+    leave_reference: bool,
     undo: bool,
     profile: str | None,
     force: bool,
@@ -66,6 +73,7 @@ def command(
 
     opts = Options(list(from_paths), dry_run, keep_backup, force)
     opts.even_if_claude_running = even_if_claude_running
+    opts.leave_reference = leave_reference
     opts.confirm = confirm if ctx.interactive else None
     opts.progress = lambda line: note(f"cclogin: {line}")  # each file's outcome as it happens
     report = migrate(ctx, opts)

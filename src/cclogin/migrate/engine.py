@@ -42,6 +42,7 @@ class Options:
     force: bool = False
     even_if_claude_running: bool = False
     confirm: Callable[[str], bool] | None = None  # a terminal's yes/no; None: no terminal
+    leave_reference: bool = False  # .env: `cclogin://PROFILE` takes the key's place
     progress: Callable[[str], None] | None = None  # each report line as it happens
 
 
@@ -96,7 +97,9 @@ def migrate(ctx: AppContext, opts: Options) -> Report:
             if store_name is None:  # first: the passphrase is asked before any file is planned
                 store, store_name = _select(ctx, opts.dry_run, report)
                 report.store_name = store_name
-            plan = plan_file(item.path, item.read, item.detection.hits, namer)
+            plan = plan_file(
+                item.path, item.read, item.detection.hits, namer, opts.leave_reference
+            )
             _describe(plan, store_name, report, opts.dry_run, item.note)
             if plan.conflicts:
                 for c in plan.conflicts:
@@ -236,6 +239,12 @@ def _describe(
     if dry:
         if plan.delete:
             report.say(f"  {plan.path} would be removed (it holds nothing else)")
+        elif plan.reference:
+            refs = ", ".join(f"cclogin://{i.profile}" for i in plan.items)
+            report.say(
+                f"  {plan.path}: the key(s) would be replaced by {refs} in their line(s); "
+                "the rest kept byte for byte"
+            )
         elif plan.items and plan.items[0].hit.shape == "dotenv":
             report.say(
                 f"  {plan.path}: the line(s) would become comments; the rest kept byte for byte"
@@ -272,7 +281,9 @@ def _migrate_file(
         if not hits:
             report.say(f"{plan.path} no longer holds a credential; the stored copy stays")
             return
-        plan = plan_file(plan.path, outcome, hits, _namer(ctx, opts.force, owned))
+        plan = plan_file(
+            plan.path, outcome, hits, _namer(ctx, opts.force, owned), opts.leave_reference
+        )
     report.fail(f"{plan.path} kept changing; try again when nothing else writes it")
 
 
@@ -290,6 +301,7 @@ def _journal(plan: FilePlan, store: SecretStore, opts: Options, ctx: AppContext)
         backup=str(ctx.paths.backup_dir / f"{first}.{jid}.bak"),
         keep_backup=opts.keep_backup,
         claude_file=plan.claude_file,
+        reference=plan.reference,
     )
 
 
@@ -429,4 +441,10 @@ def _done_line(plan: FilePlan) -> str:
     names = ", ".join(dict.fromkeys(repr(i.profile) for i in plan.items))
     if plan.delete:
         return f"migrated {plan.path} into profile {names}; the file is removed"
+    if plan.reference:
+        refs = ", ".join(dict.fromkeys(f"cclogin://{i.profile}" for i in plan.items))
+        return (
+            f"migrated {plan.path} into profile {names}; the key's line now holds {refs}: "
+            f"load the file with `cclogin run --env-file {plan.path} -- CMD`"
+        )
     return f"migrated {plan.path} into profile {names}; the credential is removed from it, the rest is kept"

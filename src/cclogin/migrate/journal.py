@@ -34,6 +34,7 @@ class Journal:
     keep_backup: bool
     claude_file: bool
     profiles: list[dict[str, Any]] = field(default_factory=list)  # profile, blob_sha, was_new
+    reference: bool = False  # .env: the key was replaced by a reference (--leave-reference)
 
     def file(self, paths: Paths) -> Path:
         return paths.journal_dir / f"{self.id}{JOURNAL_SUFFIX}"

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ..envfile import SCHEME
 from ..errors import CcloginError
 from ..model import Credential, Profile, dump_credential, primary_secret
 from . import jsonedit
@@ -76,6 +77,7 @@ class FilePlan:
     delete: bool = False  # nothing but the credential was in it
     claude_file: bool = True  # take Claude Code's locks while touching it
     mode: int = 0o600  # the rewritten file's mode: its own, or 0600 if secrets stay in it
+    reference: bool = False  # .env: the key becomes `cclogin://PROFILE`, not a comment
 
     @property
     def conflicts(self) -> list[Item]:
@@ -120,16 +122,22 @@ class Namer:
             return name, "conflict"
 
 
-def plan_file(path: Path, read: Read, hits: list[Hit], namer: Namer) -> FilePlan:
+def plan_file(
+    path: Path, read: Read, hits: list[Hit], namer: Namer, reference: bool = False
+) -> FilePlan:
+    """`reference`: a `.env` entry keeps its line, its key replaced by `cclogin://PROFILE`
+    (`migrate --leave-reference`); otherwise the line becomes a comment."""
     text = read.data.decode("utf-8")
+    original = len(text)
     items: list[Item] = []
     for hit in hits:
         name, action = namer.choose(hit)
         item = Item(hit, name, action, mode=read.mode)
-        text = _apply_hit(text, item)
+        text = _apply_hit(text, item, len(text) - original, reference)
         item.after_sha = sha256(text.encode())
         items.append(item)
     plan = FilePlan(path, read, items, claude_file=all(h.shape == "json" for h in hits))
+    plan.reference = reference and any(h.shape == "dotenv" for h in hits)
     # Claude Code's other secrets stay in the file (sources.KEPT_SECRET_KEYS): 0600.
     plan.mode = 0o600 if items and kept_secret_keys(text) else read.mode
     if items and items[0].hit.shape == "json" and jsonedit.members(text) == []:
@@ -143,7 +151,7 @@ def plan_file(path: Path, read: Read, hits: list[Hit], namer: Namer) -> FilePlan
     return plan
 
 
-def replan(path: Path, read: Read, names: list[str]) -> FilePlan:
+def replan(path: Path, read: Read, names: list[str], reference: bool = False) -> FilePlan:
     """The same plan again for the same bytes and names (recovery: journals hold no secret)."""
     from .sources import detect
 
@@ -154,10 +162,12 @@ def replan(path: Path, read: Read, names: list[str]) -> FilePlan:
         def choose(self, hit: Hit) -> tuple[str, Action]:
             return next(fixed, hit.base_name), "store"
 
-    return plan_file(path, read, hits, _Fixed({}, None, True, set()))
+    return plan_file(path, read, hits, _Fixed({}, None, True, set()), reference)
 
 
-def _apply_hit(text: str, item: Item) -> str:
+def _apply_hit(text: str, item: Item, shift: int, reference: bool) -> str:
+    """Remove one hit's plaintext from `text`; `shift`: how far earlier edits moved a
+    .env entry (hits come in file order, so every earlier edit lies before this one)."""
     hit = item.hit
     if hit.shape == "json":
         for key in hit.keys:
@@ -169,17 +179,21 @@ def _apply_hit(text: str, item: Item) -> str:
                 item.edits.append(Edit(len(text[:start].encode()), text[start:end].encode(), b""))
                 text = text[:start] + text[end:]
         return text
-    lines = text.splitlines(keepends=True)
-    line = lines[hit.line]
-    eol = line[len(line.rstrip("\r\n")) :]
-    comment = (
-        f"# {hit.variable} moved to the keychain by cclogin: profile {item.profile} "
-        f"(use `cclogin exec --profile {item.profile} -- CMD`){eol}"
-    )
-    offset = len("".join(lines[: hit.line]).encode())
-    item.edits.append(Edit(offset, line.encode(), comment.encode()))
-    lines[hit.line] = comment
-    return "".join(lines)
+    start, end = (p + shift for p in hit.span)
+    old = text[start:end]
+    if reference:
+        # Only the value changes: indent, `export`, quotes, comment and line end stay.
+        value_start, value_end = (p + shift for p in hit.value_span)
+        new = f"{text[start:value_start]}{SCHEME}{item.profile}{text[value_end:end]}"
+    else:
+        eol = "\r\n" if old.endswith("\r\n") else "\n" if old.endswith("\n") else ""
+        new = (
+            f"# {hit.variable} moved to the keychain by cclogin: profile {item.profile} "
+            f"(use `cclogin exec --profile {item.profile} -- CMD`){eol}"
+        )
+    # The whole line is the edit, so an undo into a changed file finds the right one.
+    item.edits.append(Edit(len(text[:start].encode()), old.encode(), new.encode()))
+    return text[:start] + new + text[end:]
 
 
 def build_blob(cred: Credential, origins: list[dict[str, Any]]) -> bytes:

@@ -245,7 +245,8 @@ def _remove_plaintext(path: Path, journal: Journal) -> None:
     current = read_source(path)
     if current is None:
         return
-    plan = replan(path, current, [str(e["profile"]["name"]) for e in journal.profiles])
+    names = [str(e["profile"]["name"]) for e in journal.profiles]
+    plan = replan(path, current, names, journal.reference)
     if sha256(plan.after) != journal.after_sha:
         raise CcloginError(f"{path}: the recomputed file does not match the journal; left as it is")
     replace_file(path, plan.after, current.mode)

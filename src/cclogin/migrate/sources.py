@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .. import envfile
 from ..model import ApiKey, ClaudeLogin, ClaudeToken, Credential, OAuthTokens
 from ..secret import Secret
 from . import jsonedit
@@ -50,10 +51,6 @@ SETTINGS_ENV = {
     "CLAUDE_CODE_OAUTH_TOKEN": ("claude_token", "claude-oauth-token"),
 }
 ENV_VARIABLES = {"ANTHROPIC_API_KEY": "api_key", "CLAUDE_CODE_OAUTH_TOKEN": "claude_token"}
-_ENV_LINE = re.compile(
-    r"^(?P<indent>[ \t]*)(?:export[ \t]+)?(?P<name>ANTHROPIC_API_KEY|CLAUDE_CODE_OAUTH_TOKEN)"
-    r"[ \t]*=[ \t]*(?P<value>.*?)[ \t]*(?P<eol>\r?\n)?$"
-)
 _MARKERS = (
     b"claudeAiOauth",
     b"primaryApiKey",
@@ -77,8 +74,10 @@ class Hit:
     shape: Shape
     keys: tuple[str, ...] = ()  # JSON members to remove
     within: tuple[str, ...] = ()  # JSON: the keys of the object holding them ("env",)
-    line: int = -1  # dotenv: index of the line to replace
+    line: int = -1  # dotenv: the 1-based line the entry starts on
     variable: str = ""  # dotenv: the variable's name
+    span: tuple[int, int] = (-1, -1)  # dotenv: the entry's lines (envfile.Entry offsets)
+    value_span: tuple[int, int] = (-1, -1)  # dotenv: the value as written, inside quotes
 
 
 @dataclass
@@ -241,31 +240,37 @@ def _subscription(path: Path, text: str, doc: dict[str, Any], out: Detection) ->
 
 
 def _detect_dotenv(path: Path, text: str) -> Detection:
+    """`ANTHROPIC_API_KEY=` / `CLAUDE_CODE_OAUTH_TOKEN=` entries, read by the one `.env`
+    parser `cclogin run` loads with (envfile.py). A `cclogin://` reference is no secret;
+    a credential line the parser cannot read is a problem, never a guess."""
     out = Detection()
     stem = env_profile_stem(path)
-    for index, line in enumerate(text.splitlines(keepends=True)):
-        match = _ENV_LINE.match(line)
-        if not match:
+    parsed = envfile.parse(text)
+    for problem in parsed.problems:
+        if problem.name in ENV_VARIABLES:
+            out.problem = f"{path}:{problem.line}: {problem.message}; left as it is"
+            return out
+    for entry in parsed.entries:
+        name, value = entry.name, entry.value
+        if name not in ENV_VARIABLES or not value.strip() or value.startswith(envfile.SCHEME):
             continue
-        value = _unquote(match.group("value"))
-        if not value:
-            continue
-        name = match.group("name")
         cred: Credential = (
             ApiKey(Secret(value)) if name == "ANTHROPIC_API_KEY" else ClaudeToken(Secret(value))
         )
         suffix = "" if name == "ANTHROPIC_API_KEY" else "-oauth-token"
         out.hits.append(
-            Hit(cred, f"{name} line", f"env-{stem}{suffix}", "dotenv", line=index, variable=name)
+            Hit(
+                cred,
+                f"{name} line",
+                f"env-{stem}{suffix}",
+                "dotenv",
+                line=entry.line,
+                variable=name,
+                span=(entry.start, entry.end),
+                value_span=(entry.value_start, entry.value_end),
+            )
         )
     return out
-
-
-def _unquote(value: str) -> str:
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-        return value[1:-1]
-    # Unquoted: an inline comment starts at " #", as in shells and python-dotenv.
-    return re.split(r"[ \t]+#", value, maxsplit=1)[0].strip()
 
 
 def env_profile_stem(path: Path) -> str:

@@ -135,11 +135,10 @@ def _merge(
         text = data.decode("utf-8", "replace")
         for edit in edits:
             new, old = edit.new.decode(), edit.old.decode()
-            text = (
-                text.replace(new, old, 1)
-                if new in text
-                else text + ("" if text.endswith("\n") or not text else "\n") + old
-            )
+            if new in text:
+                text = text.replace(new, old, 1)
+            elif old not in text:  # not already back (an undo killed after writing it)
+                text += ("" if text.endswith("\n") or not text else "\n") + old
         return text.encode()
     members = [str(m) for m in origin.get("members", [])]
     within = tuple(str(k) for k in origin.get("within", []))  # e.g. ("env",) in settings.json
