@@ -69,7 +69,7 @@ def test_unquoted_values_and_inline_comments() -> None:
 
 
 def test_quoted_values_may_be_followed_by_a_comment() -> None:
-    assert values("A=\"x\" # c\nB='y'#c\nC=\"z\"   \n") == {"A": "x", "B": "y", "C": "z"}
+    assert values('A="x" # c\nB=\'y\'#c\nC="z"   \n') == {"A": "x", "B": "y", "C": "z"}
 
 
 def test_comments_and_blank_lines_are_skipped() -> None:
@@ -79,7 +79,9 @@ def test_comments_and_blank_lines_are_skipped() -> None:
 
 def test_crlf_reads_like_lf() -> None:
     lf = "A=1\nB='two'\nC=\"3\" # c\nD=x # y\n"
-    assert values(lf.replace("\n", "\r\n")) == values(lf) == {"A": "1", "B": "two", "C": "3", "D": "x"}
+    assert (
+        values(lf.replace("\n", "\r\n")) == values(lf) == {"A": "1", "B": "two", "C": "3", "D": "x"}
+    )
 
 
 def test_a_bom_is_skipped_and_left_in_place() -> None:
@@ -96,7 +98,7 @@ def test_the_last_of_duplicate_names_wins() -> None:
 
 
 def test_quoted_values_may_span_lines() -> None:
-    text = 'A="one\r\ntwo"\r\nB=\'x\ny\'\nC=3\n'
+    text = "A=\"one\r\ntwo\"\r\nB='x\ny'\nC=3\n"
     parsed = parse(text)
     assert parsed.problems == []
     assert [(e.name, e.value, e.line) for e in parsed.entries] == [
@@ -107,7 +109,7 @@ def test_quoted_values_may_span_lines() -> None:
 
 
 def test_no_variable_expansion() -> None:
-    assert values("A=1\nB=$A\nC=\"${A}\"\n") == {"A": "1", "B": "$A", "C": "${A}"}
+    assert values('A=1\nB=$A\nC="${A}"\n') == {"A": "1", "B": "$A", "C": "${A}"}
 
 
 def test_offsets_point_at_the_value_as_written() -> None:
@@ -126,7 +128,7 @@ def test_offsets_point_at_the_value_as_written() -> None:
     [
         (f"A=1\n{SECRET}\n", 2, "expected NAME=VALUE"),
         (f"A=1\nB {SECRET}\n", 2, "expected NAME=VALUE"),
-        (f'A=1\n\nKEY="{SECRET}\n', 3, "no closing \""),
+        (f'A=1\n\nKEY="{SECRET}\n', 3, 'no closing "'),
         (f"KEY='{SECRET}\n", 1, "no closing '"),
         (f'KEY="{SECRET}"{SECRET}\n', 1, "unexpected text after the closing"),
         (f"KEY=a\0{SECRET}\n", 1, "NUL"),
@@ -206,14 +208,23 @@ def test_a_value_shaped_like_a_reference_without_a_profile_is_an_error(value: st
 
 
 def test_references_are_read_after_unquoting() -> None:
-    got = values("A=cclogin://team\nB='cclogin://team'\nC=\"cclogin://team\" # c\nD=\"see cclogin://team\"\n")
-    assert {k: reference(v) for k, v in got.items()} == {"A": "team", "B": "team", "C": "team", "D": None}
+    got = values(
+        'A=cclogin://team\nB=\'cclogin://team\'\nC="cclogin://team" # c\nD="see cclogin://team"\n'
+    )
+    assert {k: reference(v) for k, v in got.items()} == {
+        "A": "team",
+        "B": "team",
+        "C": "team",
+        "D": None,
+    }
 
 
 # --- properties -------------------------------------------------------------------------
 
 NAMES = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,12}", fullmatch=True)
-VALUES = st.text(st.characters(blacklist_characters="\0", blacklist_categories=("Cs",)), max_size=40)
+VALUES = st.text(
+    st.characters(blacklist_characters="\0", blacklist_categories=("Cs",)), max_size=40
+)
 _UNQUOTED_OK = re.compile(r"[^\s'\"#][^\r\n]*[^\s]|[^\s'\"#]")
 
 
@@ -235,9 +246,7 @@ def _written(value: str, style: int) -> str:
     st.sampled_from(["\n", "\r\n"]),
     st.booleans(),
 )
-def test_round_trip(
-    rows: list[tuple[str, str, int, bool, bool]], eol: str, bom: bool
-) -> None:
+def test_round_trip(rows: list[tuple[str, str, int, bool, bool]], eol: str, bom: bool) -> None:
     lines = [] if not bom else [BOM + "# written by the test"]
     expected: dict[str, str] = {}
     for name, value, style, export, comment in rows:
@@ -287,7 +296,7 @@ def test_migrate_finds_keys_as_run_reads_them() -> None:
     text = (
         f"{BOM}A=1\r\n"
         f"export ANTHROPIC_API_KEY='{SECRET}' # the key\r\n"
-        "CLAUDE_CODE_OAUTH_TOKEN=\"sk-ant-oat01-test-0102\"\r\n"
+        'CLAUDE_CODE_OAUTH_TOKEN="sk-ant-oat01-test-0102"\r\n'
     )
     hits = detect(Path("/p/.env"), text.encode()).hits
     assert [(h.variable, h.line) for h in hits] == [

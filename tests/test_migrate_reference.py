@@ -54,7 +54,9 @@ def test_kill_at_every_point_then_rerun(
 ) -> None:
     legacy_home.install(VECTOR, as_path=WHERE)
 
-    killed = legacy_home.run(*_args(legacy_home, "--leave-reference"), CCLOGIN_TEST_ONLY_CRASH_AT=point)
+    killed = legacy_home.run(
+        *_args(legacy_home, "--leave-reference"), CCLOGIN_TEST_ONLY_CRASH_AT=point
+    )
 
     assert killed.returncode == -signal.SIGKILL
     rerun = legacy_home.run(*_args(legacy_home, *rerun_flags))

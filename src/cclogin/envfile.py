@@ -186,7 +186,9 @@ def _entry(text: str, start: int, eol: int, line: int) -> Entry | Problem | None
             value_end -= 1
     value = text[j:value_end]
     if "\0" in value:
-        return Problem(line, f"the value of {name} holds a NUL character, which no environment can carry", name)
+        return Problem(
+            line, f"the value of {name} holds a NUL character, which no environment can carry", name
+        )
     return Entry(name, value, line, start, _next_line(text, eol), j, value_end, "")
 
 
@@ -215,8 +217,12 @@ def _quoted(text: str, start: int, open_at: int, line: int, name: str) -> Entry 
     if rest < _content_end(text, close, eol) and text[rest] != "#":
         where = line + text.count("\n", open_at, close)
         ends = "" if where == line else f" (it ends on line {where})"
-        return Problem(line, f"unexpected text after the closing {quote} of {name}'s value{ends}", name)
+        return Problem(
+            line, f"unexpected text after the closing {quote} of {name}'s value{ends}", name
+        )
     value = "".join(chars)
     if "\0" in value:
-        return Problem(line, f"the value of {name} holds a NUL character, which no environment can carry", name)
+        return Problem(
+            line, f"the value of {name} holds a NUL character, which no environment can carry", name
+        )
     return Entry(name, value, line, start, _next_line(text, eol), open_at + 1, close, quote)
