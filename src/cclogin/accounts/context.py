@@ -55,6 +55,14 @@ class AppContext:
             interactive=is_interactive(),
         )
 
+    def with_environ(self, environ: Mapping[str, str]) -> AppContext:
+        """This context seen with another environment (`exec --env-file`: the one its
+        child starts from); paths, opened stores and I/O are shared, not copied."""
+        other = AppContext(self.paths, environ, self.backend_flag, self.interactive, self.notify)
+        other.debug = self.debug
+        other._stores = self._stores
+        return other
+
     def profile_env(self) -> str | None:
         return self.environ.get("CCLOGIN_PROFILE") or None
 

@@ -54,12 +54,23 @@ def child_environment(
 
 
 def prepare(
-    ctx: AppContext, explicit: str | None, env_name: str | None, command: Sequence[str]
+    ctx: AppContext,
+    explicit: str | None,
+    env_name: str | None,
+    command: Sequence[str],
+    env_files: Sequence[Path] = (),
 ) -> tuple[list[str], dict[str, str]]:
-    """The argv and environment `exec` runs: Claude Code's hand-over, or plain variables."""
+    """The argv and environment `exec` runs: Claude Code's hand-over, or plain variables.
+
+    `env_files` (and any `cclogin://` reference cclogin was started with) are resolved
+    first (envrefs.py), and exec then works as if they had been exported in its shell.
+    """
     if not command:
         raise UsageError("no command given", "usage: cclogin exec -- COMMAND [ARGS...]")
     from ..claude_handover import claude_program
+    from .envrefs import with_env_files
+
+    ctx = with_env_files(ctx, env_files)
 
     program = claude_program(command, ctx.environ.get("PATH")) if env_name is None else None
     if program is None:

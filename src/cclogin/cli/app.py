@@ -51,6 +51,8 @@ def register() -> None:
         logout_cmd,
         migrate_cmd,
         passphrase_cmd,
+        run_cmd,
+        scan_cmd,
         status_cmd,
         switch_cmd,
         team_cmd,
@@ -65,10 +67,12 @@ def register() -> None:
         status_cmd,
         token_click,
         exec_cmd,
+        run_cmd,
         doctor_cmd,
         backends_cmd,
         passphrase_cmd,
         migrate_cmd,
+        scan_cmd,
         vault_cmd,
         team_cmd,
     ):
@@ -78,11 +82,11 @@ def register() -> None:
 def hoist_verbose(args: list[str]) -> list[str]:
     """`cclogin status -v` means `cclogin -v status`, as people type it.
 
-    Not for `exec`, whose arguments after the command belong to the command, and
+    Not for `exec` or `run`, whose arguments after the command belong to the command, and
     never past `--`.
     """
     commands = [a for a in args if not a.startswith("-")]
-    if commands[:1] == ["exec"]:
+    if commands[:1] in (["exec"], ["run"]):
         return args
     front: list[str] = []
     rest: list[str] = []
