@@ -50,6 +50,7 @@ from .settings import VaultSettings
 T = TypeVar("T")
 RETRY_PAUSE = 0.2  # between rounds over the nodes, while a cluster elects a leader
 CONNECT_TIMEOUT = 5.0
+MIN_NODE_SHARE = 2.0  # seconds one node of several may take before the next is tried
 
 
 class KvEntry(NamedTuple):
@@ -116,6 +117,26 @@ def _no_netrc(request: Any) -> Any:
     return request  # an `auth` of our own stops requests from reading ~/.netrc
 
 
+class _Session(requests.Session):
+    """requests with the time left of the current attempt as every request's timeouts.
+
+    hvac gives each request one fixed `timeout`; a call that fails over or retries
+    needs what is left of its deadline instead, or one hung node eats all of it.
+    """
+
+    def __init__(self, attempt_end: Callable[[], float]) -> None:
+        super().__init__()
+        self._attempt_end = attempt_end
+        self.auth = _no_netrc
+
+    def request(self, method: str, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        left = self._attempt_end() - time.monotonic()
+        if left <= 0:
+            raise requests.exceptions.ReadTimeout("the call's deadline has passed")
+        kwargs["timeout"] = (min(CONNECT_TIMEOUT, left), left)
+        return super().request(method, url, *args, **kwargs)
+
+
 class VaultClient:
     """One server (or cluster), one token source; each method is one bounded call."""
 
@@ -127,6 +148,7 @@ class VaultClient:
         self._context = ssl_context(settings)
         self._clients: dict[str, hvac.Client] = {}
         self._preferred = 0  # the node that answered last
+        self._attempt = threading.local()  # `end`: when the current attempt must give up
 
     def __repr__(self) -> str:
         return f"VaultClient({self.settings.describe()})"
@@ -253,8 +275,7 @@ class VaultClient:
     def _client_for(self, address: str, token: Secret | None) -> hvac.Client:
         client = self._clients.get(address)
         if client is None:
-            session = requests.Session()
-            session.auth = _no_netrc
+            session = _Session(self._attempt_end)
             adapter = _TrustAdapter(self._context)
             session.mount("https://", adapter)
             session.mount("http://", adapter)
@@ -263,12 +284,14 @@ class VaultClient:
                 session=session,
                 namespace=self.settings.namespace,
                 allow_redirects=False,
-                # requests takes (connect, read); the stubs say int.
-                timeout=(CONNECT_TIMEOUT, self.settings.timeout),  # type: ignore[arg-type]
             )
             self._clients[address] = client
         client.token = token.reveal() if token is not None else ""  # "": none, no header
         return client
+
+    def _attempt_end(self) -> float:
+        end: float | None = getattr(self._attempt, "end", None)
+        return end if end is not None else time.monotonic() + self.settings.timeout
 
     def _call(
         self, what: str, fn: Callable[[hvac.Client], T], *, needs_token: bool = True
@@ -289,10 +312,8 @@ class VaultClient:
                 done.set()
 
         threading.Thread(target=work, name=f"cclogin-vault:{what}", daemon=True).start()
-        if not done.wait(self.settings.timeout + 1.0):
-            raise VaultTimeout(
-                f"the secret server did not answer within {self.settings.timeout:g} s ({what})"
-            )
+        if not done.wait(self.settings.timeout + 1.0):  # an answer trickling in forever
+            raise self._timed_out(what)
         ok, value = box[0]
         if ok:
             return value  # type: ignore[no-any-return]
@@ -301,29 +322,56 @@ class VaultClient:
     def _rounds(
         self, what: str, fn: Callable[[hvac.Client], T], token: Secret | None, deadline: float
     ) -> T:
-        """Try each node in turn, the last good one first, until one answers."""
+        """Try each node in turn, the last good one first, until one answers.
+
+        One node may take at most its share of the deadline (a hung node must leave
+        time for the others); a single node gets all of it.
+        """
         nodes = self.settings.addresses
-        last: CcloginError | None = None
+        share = self.settings.timeout if len(nodes) == 1 else max(
+            MIN_NODE_SHARE, self.settings.timeout / len(nodes)
+        )
+        seen: dict[type[CcloginError], CcloginError] = {}  # the latest error of each kind
         while True:
+            sealed = 0
             for step in range(len(nodes)):
                 index = (self._preferred + step) % len(nodes)
-                if time.monotonic() >= deadline:
-                    raise last or VaultTimeout(f"{what}: no answer in time")
+                now = time.monotonic()
+                if now >= deadline:
+                    raise self._gave_up(what, seen)
+                self._attempt.end = min(deadline, now + share)
                 try:
                     result = fn(self._client_for(nodes[index], token))
                 except CcloginError:
                     raise
                 except Exception as exc:
                     err = self._translate(what, nodes[index], exc, token)
-                    if not isinstance(err, VaultUnreachable | VaultSealed | VaultNoLeader):
+                    if not isinstance(err, _NEXT_NODE):
                         raise err from None
-                    last = err
+                    seen[type(err)] = err
+                    sealed += isinstance(err, VaultSealed)
                     continue
+                finally:
+                    self._attempt.end = None
                 self._preferred = index
                 return result
-            if time.monotonic() + RETRY_PAUSE >= deadline:
-                raise last or VaultTimeout(f"{what}: no answer in time")
+            # Every node sealed: only an operator changes that, not another round.
+            if sealed == len(nodes) or time.monotonic() + RETRY_PAUSE >= deadline:
+                raise self._gave_up(what, seen)
             time.sleep(RETRY_PAUSE)
+
+    def _timed_out(self, what: str) -> VaultTimeout:
+        return VaultTimeout(
+            f"the secret server did not answer within {self.settings.timeout:g} s ({what})"
+        )
+
+    def _gave_up(self, what: str, seen: dict[type[CcloginError], CcloginError]) -> CcloginError:
+        """The deadline passed: the most telling of what the nodes said. A node that
+        answered "sealed" or "no leader" says more than one that did not answer."""
+        for kind in (VaultSealed, VaultNoLeader, VaultTimeout, VaultUnreachable):
+            if kind in seen:
+                return self._timed_out(what) if kind is VaultTimeout else seen[kind]
+        return self._timed_out(what)
 
     def _translate(
         self, what: str, node: str, exc: Exception, token: Secret | None
@@ -353,6 +401,9 @@ class VaultClient:
         return True
 
 
+# What makes a call try the next node (and, once round, all of them again).
+_NEXT_NODE = (VaultUnreachable, VaultSealed, VaultNoLeader, VaultTimeout)
+
 
 def _network_error(what: str, node: str, exc: Exception) -> CcloginError:
     if isinstance(exc, requests.exceptions.SSLError):
@@ -362,8 +413,10 @@ def _network_error(what: str, node: str, exc: Exception) -> CcloginError:
         )
     if isinstance(exc, requests.exceptions.ProxyError):
         return VaultUnreachable(f"the proxy refused or failed the request to {node}")
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return VaultUnreachable(f"cannot connect to the secret server at {node} (no answer in time)")
     if isinstance(exc, requests.exceptions.Timeout):
-        return VaultUnreachable(f"{node} did not answer in time ({what})")
+        return VaultTimeout(f"{node} accepted the connection but did not answer ({what})")
     return VaultUnreachable(f"cannot connect to the secret server at {node}")
 
 
