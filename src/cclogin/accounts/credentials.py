@@ -110,6 +110,10 @@ def save_credential(
 def read_credential(ctx: AppContext, profile: Profile) -> Credential:
     blob = ctx.store_for(profile).get(secret_key(profile.name))
     if blob is None:
+        if "vault_path" in profile.extra:  # a team profile: its link outlived the secret
+            from .team import no_shared_secret
+
+            raise no_shared_secret(profile)
         raise SecretNotFound(
             f"profile {profile.name!r} has no secret in {profile.backend}",
             f"log in again: `cclogin login --profile {profile.name}`",

@@ -37,6 +37,16 @@ def shared_store(ctx: AppContext, profile: Profile) -> SharedSecretStore:
     return SharedSecretStore(client, profile.extra[PATH_KEY], profile.extra.get(FIELD_KEY, DEFAULT_FIELD))
 
 
+def no_shared_secret(profile: Profile) -> SecretNotFound:
+    """What a teammate hears when the key a team profile points at is gone."""
+    return SecretNotFound(
+        f"there is no shared secret at {profile.account or profile.extra[PATH_KEY]} any more "
+        f"(profile {profile.name!r} links to it; an admin removed it, or never put it)",
+        f"ask the admin to put it again (`cclogin team put {profile.extra[PATH_KEY]}`); "
+        f"`cclogin logout --profile {profile.name}` removes the link",
+    )
+
+
 def link(
     ctx: AppContext,
     name: str,
