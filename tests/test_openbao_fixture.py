@@ -19,9 +19,6 @@ import pytest
 from support import openbao
 from support.openbao import BaoCluster, BaoKv, BaoNode, BaoServer
 
-# The fixtures, here until tests/conftest.py imports them with the other support ones.
-bao_dev, bao_kv, bao_dev_tls = openbao.bao_dev, openbao.bao_kv, openbao.bao_dev_tls
-bao_cluster_shared, bao_cluster = openbao.bao_cluster_shared, openbao.bao_cluster
 
 
 def _value() -> str:
