@@ -20,7 +20,6 @@ from support import openbao
 from support.openbao import BaoCluster, BaoKv, BaoNode, BaoServer
 
 
-
 def _value() -> str:
     return "openbao-fixture-" + secrets.token_hex(16)
 
