@@ -112,6 +112,10 @@ def test_only_the_encrypted_file_code_imports_cryptography() -> None:
         ("cclogin.oauth", "cclogin.cli"),
         ("cclogin.oauth", "cclogin.accounts"),
         ("cclogin.migrate", "cclogin.cli"),
+        ("cclogin.scan", "cclogin.cli"),
+        ("cclogin.migrate", "cclogin.scan"),
+        ("cclogin.accounts", "cclogin.scan"),
+        ("cclogin.store", "cclogin.scan"),
     ],
 )
 def test_layers_depend_downwards(layer: str, forbidden: str) -> None:

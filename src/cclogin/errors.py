@@ -9,6 +9,7 @@ Exit codes are part of the public contract (README, "Exit codes"):
   5  login needs to be done again (a refresh token the server no longer accepts)
   6  network error talking to an authorization server or a secret server
   7  permission denied by a secret server's policy (the token is fine, the policy says no)
+  8  `scan` found plaintext credentials (the scan itself worked)
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ EXIT_STORE_UNAVAILABLE = 4
 EXIT_RELOGIN = 5
 EXIT_NETWORK = 6
 EXIT_PERMISSION_DENIED = 7
+EXIT_PLAINTEXT_FOUND = 8
 
 
 class CcloginError(Exception):
