@@ -52,6 +52,7 @@ def register() -> None:
         migrate_cmd,
         passphrase_cmd,
         run_cmd,
+        scan_cmd,
         status_cmd,
         switch_cmd,
         team_cmd,
@@ -71,6 +72,7 @@ def register() -> None:
         backends_cmd,
         passphrase_cmd,
         migrate_cmd,
+        scan_cmd,
         vault_cmd,
         team_cmd,
     ):
