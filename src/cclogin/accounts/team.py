@@ -118,7 +118,9 @@ def put(
     data[field] = value.reveal()
     version = client.kv_write(kv_path, data, cas=current.version if current else 0)
     back = client.kv_read(kv_path)
-    if back is None or (back.version == version and back.data.get(field) != value.reveal()):
+    if back is None or back.version < version or (
+        back.version == version and back.data.get(field) != value.reveal()
+    ):
         raise StoreConflict(f"{client.settings.mount}/{kv_path} did not read back as written")
     return version
 

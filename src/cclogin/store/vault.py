@@ -50,9 +50,13 @@ class VaultStore:
         data = {BLOB_FIELD: base64.b64encode(value).decode("ascii")}
         version = self.client.kv_write(path, data, cas=self.client.kv_version(path))
         # Read back what was written, by its version: a later writer does not make
-        # ours wrong, and a server that kept less than it was given is caught.
+        # ours wrong, and a server that kept less than it was given is caught. The
+        # read sees at least our version (the client reads what it wrote, on a cluster
+        # too), so an older one is a server that lost the write.
         back = self.client.kv_read(path)
-        if back is None or (back.version == version and _decode(back.data, path) != value):
+        if back is None or back.version < version or (
+            back.version == version and _decode(back.data, path) != value
+        ):
             raise StoreCorrupt(
                 f"vault: {self.client.settings.mount}/{path} did not read back as written",
                 "check the server's health; the secret may need to be written again",

@@ -1,19 +1,17 @@
 """Talking to HashiCorp Vault / OpenBao: the one module that imports `hvac`.
 
-hvac (over `requests`) is the well-kept client; what it does not do for us is done
-here, once:
-- **trust**: an `ssl.SSLContext` built like the OAuth client's (`SSL_CERT_FILE` or
-  the system store), replaced by `VAULT_CACERT`/`VAULT_CAPATH` when set, as the Vault
-  CLI does. requests' own `REQUESTS_CA_BUNDLE`/certifi lookup is bypassed, so both
-  of cclogin's HTTP clients trust the same roots.
-- **proxies**: `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` from the environment, as
-  requests reads them; its `~/.netrc` lookup is switched off (it would add the
-  user's netrc password to requests sent to the Vault server).
+hvac is the well-kept client; what it does not do for us is done here and in
+`transport.py` (trust, proxies, per-request timeouts, read-your-writes), once:
 - **no redirects**: a redirect would carry `X-Vault-Token` to wherever it points.
-- **a whole-call deadline**: requests' read timeout restarts with every byte; each
-  call runs under one total deadline (`VAULT_CLIENT_TIMEOUT`, default 15 s).
-- **several nodes**: a node that refuses connections, is sealed or has no active
-  leader is skipped for the next; the call retries until the deadline.
+- **a whole-call deadline**: each call runs under one total deadline
+  (`VAULT_CLIENT_TIMEOUT`, default 15 s), whatever the server trickles.
+- **several nodes**: with more than one address, cclogin talks to the active node
+  (sys/health says which): OpenBao's standbys answer reads from a copy that lags,
+  and one cut off from its leader keeps answering from it (a key "not found" that
+  is there, a check-and-set refused against an old version). A node that refuses
+  connections, is sealed, is a standby or hangs is skipped for the next; the call
+  retries until the deadline, so an election is a stall, not an error. One address
+  (a single server, or a load balancer) is used as it is.
 - **errors** mapped to cclogin's classes: permission denied (the policy) and a
   token the server no longer accepts are told apart by asking `lookup-self`.
 
@@ -22,7 +20,6 @@ Nothing here logs: requests and answers carry tokens and secrets.
 
 from __future__ import annotations
 
-import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -30,8 +27,6 @@ from typing import Any, NamedTuple, TypeVar
 
 import hvac
 import hvac.exceptions as hv
-import requests
-import requests.adapters
 
 from ..errors import (
     CcloginError,
@@ -46,11 +41,12 @@ from ..errors import (
 )
 from ..secret import Secret
 from .settings import VaultSettings
+from .transport import Consistency, RequestError, Session, clean, network_error, ssl_context
 
 T = TypeVar("T")
 RETRY_PAUSE = 0.2  # between rounds over the nodes, while a cluster elects a leader
-CONNECT_TIMEOUT = 5.0
 MIN_NODE_SHARE = 2.0  # seconds one node of several may take before the next is tried
+_clean = clean  # the name auth.py imports
 
 
 class KvEntry(NamedTuple):
@@ -58,83 +54,12 @@ class KvEntry(NamedTuple):
     version: int
 
 
-def _clean(text: object, limit: int = 160) -> str:
-    """A server's words, safe to print: one line, printable, bounded."""
-    flat = " ".join(str(text).split())
-    return "".join(c for c in flat if c.isprintable())[:limit]
+class _NotActive(Exception):
+    """A node that answered sys/health, but is not the one to ask (standby, sealed)."""
 
-
-def ssl_context(settings: VaultSettings) -> ssl.SSLContext:
-    import os
-
-    try:
-        if settings.ca_file or settings.ca_path:
-            return ssl.create_default_context(cafile=settings.ca_file, capath=settings.ca_path)
-        env_file = os.environ.get("SSL_CERT_FILE")
-        return ssl.create_default_context(cafile=env_file or None)
-    except (OSError, ssl.SSLError) as exc:
-        where = settings.ca_file or settings.ca_path or os.environ.get("SSL_CERT_FILE")
-        raise InvalidInput(
-            f"cannot load the CA certificates {where}: {_clean(exc)}",
-            "point VAULT_CACERT (or ca_file in [vault]) at a PEM file",
-        ) from None
-
-
-class _TrustAdapter(requests.adapters.HTTPAdapter):
-    """requests with our SSLContext, and none of its own CA-bundle lookup."""
-
-    def __init__(self, context: ssl.SSLContext) -> None:
-        self._context = context
-        super().__init__(max_retries=0)
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["ssl_context"] = self._context
-        super().init_poolmanager(*args, **kwargs)
-
-    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
-        kwargs["ssl_context"] = self._context
-        return super().proxy_manager_for(proxy, **kwargs)
-
-    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
-        conn.cert_reqs = "CERT_REQUIRED"  # the context holds the roots
-        conn.ca_certs = None
-        conn.ca_cert_dir = None
-
-    def build_connection_pool_key_attributes(
-        self, request: Any, verify: Any, cert: Any = None
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        host_params, pool_kwargs = super().build_connection_pool_key_attributes(
-            request, verify, cert
-        )
-        pool_kwargs.pop("ca_certs", None)
-        pool_kwargs.pop("ca_cert_dir", None)
-        pool_kwargs["ssl_context"] = self._context
-        pool_kwargs["cert_reqs"] = "CERT_REQUIRED"
-        return host_params, pool_kwargs
-
-
-def _no_netrc(request: Any) -> Any:
-    return request  # an `auth` of our own stops requests from reading ~/.netrc
-
-
-class _Session(requests.Session):
-    """requests with the time left of the current attempt as every request's timeouts.
-
-    hvac gives each request one fixed `timeout`; a call that fails over or retries
-    needs what is left of its deadline instead, or one hung node eats all of it.
-    """
-
-    def __init__(self, attempt_end: Callable[[], float]) -> None:
-        super().__init__()
-        self._attempt_end = attempt_end
-        self.auth = _no_netrc
-
-    def request(self, method: str, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
-        left = self._attempt_end() - time.monotonic()
-        if left <= 0:
-            raise requests.exceptions.ReadTimeout("the call's deadline has passed")
-        kwargs["timeout"] = (min(CONNECT_TIMEOUT, left), left)
-        return super().request(method, url, *args, **kwargs)
+    def __init__(self, error: CcloginError) -> None:
+        super().__init__(error.message)
+        self.error = error
 
 
 class VaultClient:
@@ -147,8 +72,11 @@ class VaultClient:
         self._token = token
         self._context = ssl_context(settings)
         self._clients: dict[str, hvac.Client] = {}
+        self._sessions: dict[str, Session] = {}
         self._preferred = 0  # the node that answered last
+        self._active: int | None = None  # the node sys/health last called active
         self._attempt = threading.local()  # `end`: when the current attempt must give up
+        self._seen = Consistency()
 
     def __repr__(self) -> str:
         return f"VaultClient({self.settings.describe()})"
@@ -191,10 +119,10 @@ class VaultClient:
             except hv.InvalidRequest as exc:
                 if "check-and-set" not in str(exc):
                     raise
-                if attempts[0] > 1:
-                    mine = self._read_with(c, path)
-                    if mine is not None and mine.version == cas + 1 and mine.data == data:
-                        return mine.version
+                # An earlier attempt may have landed before its answer was lost: then
+                # version cas + 1 is ours (whatever was written after it).
+                if attempts[0] > 1 and self._version_holds(c, path, cas + 1, data):
+                    return cas + 1
                 raise StoreConflict(
                     f"{self._where(path)} was changed by someone else since it was read; "
                     "nothing was overwritten"
@@ -203,15 +131,15 @@ class VaultClient:
 
         return self._call(f"write {self._where(path)}", write)
 
-    def _read_with(self, c: hvac.Client, path: str) -> KvEntry | None:
+    def _version_holds(self, c: hvac.Client, path: str, version: int, data: dict[str, Any]) -> bool:
         try:
             answer = c.secrets.kv.v2.read_secret_version(
-                path, mount_point=self.settings.mount, raise_on_deleted_version=True
+                path, version=version, mount_point=self.settings.mount,
+                raise_on_deleted_version=False,
             )
         except hv.InvalidPath:
-            return None
-        data = answer.get("data") or {}
-        return KvEntry(data.get("data") or {}, int((data.get("metadata") or {}).get("version") or 0))
+            return False
+        return bool((answer.get("data") or {}).get("data") == data)
 
     def kv_version(self, path: str) -> int:
         """The newest version number (0 when the secret does not exist)."""
@@ -275,10 +203,7 @@ class VaultClient:
     def _client_for(self, address: str, token: Secret | None) -> hvac.Client:
         client = self._clients.get(address)
         if client is None:
-            session = _Session(self._attempt_end)
-            adapter = _TrustAdapter(self._context)
-            session.mount("https://", adapter)
-            session.mount("http://", adapter)
+            session = self._sessions[address] = Session(self._context, self._attempt_end, self._seen)
             client = hvac.Client(
                 url=address,
                 session=session,
@@ -341,11 +266,18 @@ class VaultClient:
                     raise self._gave_up(what, seen)
                 self._attempt.end = min(deadline, now + share)
                 try:
-                    result = fn(self._client_for(nodes[index], token))
+                    client = self._client_for(nodes[index], token)
+                    if len(nodes) > 1 and self._active != index:
+                        self._require_active(nodes[index])
+                        self._active = index
+                    result = fn(client)
                 except CcloginError:
                     raise
                 except Exception as exc:
-                    err = self._translate(what, nodes[index], exc, token)
+                    if self._active == index:
+                        self._active = None
+                    err = (exc.error if isinstance(exc, _NotActive)
+                           else self._translate(what, nodes[index], exc, token))
                     if not isinstance(err, _NEXT_NODE):
                         raise err from None
                     seen[type(err)] = err
@@ -359,6 +291,17 @@ class VaultClient:
             if sealed == len(nodes) or time.monotonic() + RETRY_PAUSE >= deadline:
                 raise self._gave_up(what, seen)
             time.sleep(RETRY_PAUSE)
+
+    def _require_active(self, node: str) -> None:
+        """Raise _NotActive unless sys/health calls `node` the active node."""
+        status = self._sessions[node].health(node)
+        if status == 200:
+            return
+        if status in (429, 472, 473):  # standby, DR secondary, performance standby
+            raise _NotActive(VaultNoLeader(f"{node} is a standby, and no other node is active"))
+        if status in (501, 503):
+            raise _NotActive(VaultSealed(f"the secret server at {node} is sealed or not initialised"))
+        raise _NotActive(VaultNoLeader(f"the secret server at {node} is unavailable (status {status})"))
 
     def _timed_out(self, what: str) -> VaultTimeout:
         return VaultTimeout(
@@ -376,8 +319,8 @@ class VaultClient:
     def _translate(
         self, what: str, node: str, exc: Exception, token: Secret | None
     ) -> CcloginError:
-        if isinstance(exc, requests.exceptions.RequestException):
-            return _network_error(what, node, exc)
+        if isinstance(exc, RequestError):
+            return network_error(what, node, exc)
         if isinstance(exc, hv.Forbidden | hv.Unauthorized):
             if token is not None and not self._token_works(node, token):
                 return VaultLoginNeeded(
@@ -405,21 +348,6 @@ class VaultClient:
 _NEXT_NODE = (VaultUnreachable, VaultSealed, VaultNoLeader, VaultTimeout)
 
 
-def _network_error(what: str, node: str, exc: Exception) -> CcloginError:
-    if isinstance(exc, requests.exceptions.SSLError):
-        return VaultUnreachable(
-            f"TLS to {node} failed: the certificate is not trusted or does not match",
-            "set VAULT_CACERT to the server's CA (or ca_file in [vault])",
-        )
-    if isinstance(exc, requests.exceptions.ProxyError):
-        return VaultUnreachable(f"the proxy refused or failed the request to {node}")
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return VaultUnreachable(f"cannot connect to the secret server at {node} (no answer in time)")
-    if isinstance(exc, requests.exceptions.Timeout):
-        return VaultTimeout(f"{node} accepted the connection but did not answer ({what})")
-    return VaultUnreachable(f"cannot connect to the secret server at {node}")
-
-
 def _server_error(what: str, node: str, exc: hv.VaultError) -> CcloginError:
     """What an answer with an error status means for the user."""
     text = str(exc).lower()
@@ -427,7 +355,10 @@ def _server_error(what: str, node: str, exc: hv.VaultError) -> CcloginError:
         if "sealed" in text or isinstance(exc, hv.VaultNotInitialized):
             return VaultSealed(f"the secret server at {node} is sealed or not initialised")
         return VaultNoLeader(f"the secret server at {node} is unavailable ({_clean(exc, 80)})")
-    if isinstance(exc, hv.InternalServerError | hv.BadGateway | hv.RateLimitExceeded):
+    if isinstance(exc, hv.InternalServerError | hv.BadGateway | hv.RateLimitExceeded) or (
+        # A standby whose copy of a new KV mount is not upgraded yet: it will be soon.
+        isinstance(exc, hv.InvalidRequest) and "waiting for the primary to upgrade" in text
+    ):
         if any(word in text for word in ("active", "leader", "standby")):
             return VaultNoLeader(f"the cluster behind {node} has no active node right now")
         return VaultNoLeader(f"the secret server at {node} failed: {_clean(exc, 80)}")
