@@ -185,3 +185,22 @@ def test_importtime_parsing_sees_click_on_the_slow_path(keyring_world: World) ->
     proc, modules = imported_by(keyring_world, "status")
     assert proc.returncode == 3
     assert "click" in tops(modules)
+
+
+def test_the_policy_is_core_and_costs_token_one_lstat(keyring_world: World) -> None:
+    """cclogin.policy sits beside config.py (core); with no policy file, `token` imports
+    its small front module only, never the loader, TOML or the rules."""
+    core = {f"cclogin.{m}" for m in ("errors", "fsio", "paths", "secret", "model")}
+    for mod in under("cclogin.policy"):
+        outside = {
+            d for d in GRAPH[mod]
+            if d.startswith("cclogin")
+            and not any(d == c or d.startswith(c + ".") for c in core)
+            and not d.startswith("cclogin.policy")
+        }
+        assert outside == set(), mod
+    assert keyring_world.login("default", KEY).rc == 0
+    proc, modules = imported_by(keyring_world, "token")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "cclogin.policy" in modules
+    assert not {"cclogin.policy.load", "cclogin.policy.rules", "tomllib"} & modules

@@ -10,6 +10,8 @@ Exit codes are part of the public contract (README, "Exit codes"):
   6  network error talking to an authorization server or a secret server
   7  permission denied by a secret server's policy (the token is fine, the policy says no)
   8  `scan` found plaintext credentials (the scan itself worked)
+  9  refused by the admin policy, or its file cannot be honoured (docs/policy.md)
+ 10  `report`: not compliant with the admin policy (docs/report.md)
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ EXIT_RELOGIN = 5
 EXIT_NETWORK = 6
 EXIT_PERMISSION_DENIED = 7
 EXIT_PLAINTEXT_FOUND = 8
+EXIT_POLICY = 9
+EXIT_NONCOMPLIANT = 10
 
 
 class CcloginError(Exception):
@@ -214,3 +218,26 @@ class VaultPermissionDenied(CcloginError):
 
 class VaultLoginNeeded(NeedsRelogin):
     default_hint = "log in to Vault again: `cclogin vault login`"
+
+
+# --- the admin policy (docs/policy.md) ----------------------------------------------
+
+
+class PolicyRefused(CcloginError):
+    """The admin policy forbids this; the message names the policy file and its line."""
+
+    exit_code = EXIT_POLICY
+    default_hint = "the machine's admin policy decides this; ask your administrator (docs/policy.md)"
+    rule: str | None = None  # the policy key, e.g. "backends.allowed"
+    line: int | None = None  # its line in the policy file
+    detail: str = ""  # what violates it, without the "refused by ..." prefix
+
+
+class PolicyUnusable(PolicyRefused):
+    """A policy file exists but cannot be honoured (unsafe owner or mode, a symlink,
+    bad TOML, an unknown key): cclogin stops rather than run without it."""
+
+    default_hint = (
+        "an administrator must fix the policy file (owned by root, not writable by group "
+        "or others, no symlink on its path, a valid schema: see docs/policy.md)"
+    )

@@ -15,6 +15,7 @@ from ..model import (
     profile_name,
     secret_key,
 )
+from ..policy import check_placement
 from ..store.base import SecretStore
 from .context import AppContext
 from .profiles import (
@@ -75,6 +76,7 @@ def save_credential(
     """
     pname = ensure_replaceable(ctx, name, force, confirm_replace)
     target = store or ctx.select_store()
+    check_placement(pname, target.name)  # the admin policy: allowed backend, team server
     blob = dump_credential(cred)
     if expires_at is None:
         expires_at = getattr(cred, "expires_at", None)

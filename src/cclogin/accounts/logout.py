@@ -50,6 +50,10 @@ class LogoutReport:
 def logout(
     ctx: AppContext, name: str | None, *, everything: bool = False, revoke: bool = True
 ) -> LogoutReport:
+    if not revoke:
+        from ..policy import check_no_revoke
+
+        check_no_revoke()  # the admin policy's logout.require_revoke
     meta = read_metadata(ctx.paths)
     if everything:
         targets = sorted(meta.profiles.values(), key=lambda p: p.name)

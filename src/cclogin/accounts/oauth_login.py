@@ -14,6 +14,7 @@ from dataclasses import replace
 
 from ..errors import UsageError
 from ..model import Credential, OAuthTokens, Profile
+from ..policy import check_issuer
 from .context import AppContext
 from .credentials import ensure_replaceable
 
@@ -102,6 +103,7 @@ def login_with_provider(
         p = discover(issuer, client_id, scopes=scopes, base_url=base_url)
     else:
         raise UsageError("name a --provider, or an --issuer with its --client-id")
+    check_issuer(p.issuer)  # also for a provider table that needed no discovery
     if mode == "device":
         tokens = device.device_login(p)
     elif mode == "paste":

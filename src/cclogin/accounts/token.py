@@ -15,6 +15,7 @@ from ..model import ClaudeLogin, Credential, OAuthTokens, Profile, primary_secre
 from ..secret import Secret
 from .context import AppContext
 from .credentials import read_credential
+from .policy_gate import check_profile_use
 from .profiles import read_metadata, resolve_name
 
 ENV_OVERRIDE = "ANTHROPIC_API_KEY"
@@ -73,6 +74,7 @@ def resolve_stored(
     profile = resolve_profile(ctx, explicit)
     how = "--profile" if explicit else "CCLOGIN_PROFILE" if ctx.profile_env() else "active"
     ctx.debug(f"profile {profile.name!r} ({how}): {profile.kind} in {profile.backend}")
+    check_profile_use(profile)  # the admin policy: where it lives, who issued it
     cred = usable_credential(ctx, profile, valid_for)
     expires = cred.expires_at if isinstance(cred, OAuthTokens | ClaudeLogin) else None
     return Resolved(

@@ -40,6 +40,9 @@ def cli(ctx: click.Context, verbose: bool, backend: str | None) -> None:
     from ..migrate import settle_leftovers  # a killed `migrate` is finished or undone first
 
     settle_leftovers(app)
+    from ..accounts.policy_gate import check_command  # the admin policy (docs/policy.md)
+
+    check_command(app, ctx.invoked_subcommand)
 
 
 def register() -> None:
@@ -51,6 +54,7 @@ def register() -> None:
         logout_cmd,
         migrate_cmd,
         passphrase_cmd,
+        report_cmd,
         run_cmd,
         scan_cmd,
         status_cmd,
@@ -73,6 +77,7 @@ def register() -> None:
         passphrase_cmd,
         migrate_cmd,
         scan_cmd,
+        report_cmd,
         vault_cmd,
         team_cmd,
     ):

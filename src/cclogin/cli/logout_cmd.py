@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ..accounts.logout import logout
+from ..accounts.policy_gate import check_revoked
 from ..errors import UsageError
 from .app import PROFILE_HELP, app_context
 from .output import note
@@ -36,4 +37,5 @@ def command(profile: str | None, everything: bool, no_revoke: bool) -> int:
         note("cclogin: nothing to log out of")
     else:
         note("cclogin: verified: no copy of the logged-out secrets is left in any store")
+    check_revoked(report.not_revoked, report.not_revoked_why)  # logout.require_revoke
     return 0

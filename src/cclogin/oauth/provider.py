@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from ..policy import check_issuer
 from .errors import (
     ClaudeProviderRefused,
     DiscoveryError,
@@ -316,8 +317,9 @@ def discover(
     if not client_id or any(c.isspace() for c in client_id):
         raise ProviderConfigError("the client id is empty or contains spaces",
                                   "pass --client-id as your admin gave it")
-    # Refuse Claude before sending anything there.
+    # Refuse Claude, and issuers the admin policy does not allow, before sending anything.
     refuse_claude_urls(issuer)
+    check_issuer(issuer)
     own = http is None
     client = http or HttpClient(ca_bundle=ca_bundle)
     try:

@@ -11,6 +11,7 @@ import time
 
 from ..errors import NeedsRelogin
 from ..model import OAuthTokens
+from ..policy import check_issuer
 from .errors import RefreshRejected, TokenRequestFailed
 from .http import HttpClient
 from .provider import Provider
@@ -26,6 +27,7 @@ def refresh(
 ) -> OAuthTokens:
     if tokens.refresh_token is None:
         raise NeedsRelogin(f"the {provider.name} login has no refresh token and has expired")
+    check_issuer(provider.issuer, f"the issuer of the {provider.name} login")  # admin policy
     params = {"grant_type": "refresh_token", "refresh_token": tokens.refresh_token.reveal()}
     if tokens.scopes:
         params["scope"] = " ".join(tokens.scopes)

@@ -53,6 +53,8 @@ from .kdf import (
     KdfParams,
     KdfPolicy,
     SubKeys,
+    admin_floor,
+    admin_new_params,
     check_params,
     derive_kek,
     subkeys,
@@ -98,6 +100,7 @@ class EncryptedFileStore:
         current = self._read()
         if current is None:
             return None  # no file: nothing to unlock, no passphrase asked
+        admin_floor(current.header.kdf, self.path)  # the admin policy's minimum cost
         keys = self._unlock(current)
         record = current.find(key)
         return None if record is None else _open_record(keys, record, self.path)
@@ -189,7 +192,7 @@ class EncryptedFileStore:
         if isinstance(new_source, PromptSource) and new_source.store_path is None:
             new_source.store_path = self.path
         new_passphrase = new_source.get(confirm=True)
-        params = self._policy.default
+        params = admin_new_params(self._policy.default, self._policy, self.path)
         check_params(params, self._policy)
         salt, nonce, data_key = os.urandom(SALT_LEN), os.urandom(NONCE_LEN), os.urandom(KEY_LEN)
         kek = derive_kek(new_passphrase, salt, params)  # outside the lock: it is slow
@@ -283,7 +286,7 @@ class EncryptedFileStore:
         )
 
     def _new_file(self, passphrase: Secret) -> tuple[Header, SubKeys]:
-        params = self._policy.default
+        params = admin_new_params(self._policy.default, self._policy, self.path)
         check_params(params, self._policy)
         if self._policy.weak:
             sys.stderr.write(
@@ -301,6 +304,8 @@ class EncryptedFileStore:
         fresh: tuple[Header, SubKeys] | None = None
         # The slow derivation happens before taking the lock, so writers queue briefly.
         if before is not None:
+            if create:  # no new secret into a store below the admin policy's cost
+                admin_floor(before.header.kdf, self.path)
             self._unlock(before)
         elif not create:
             return False

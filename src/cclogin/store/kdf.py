@@ -87,6 +87,54 @@ def check_params(params: KdfParams, policy: KdfPolicy) -> None:
         )
 
 
+def admin_new_params(params: KdfParams, policy: KdfPolicy, path: object) -> KdfParams:
+    """The cost of a new store or a re-key under the admin policy (docs/policy.md).
+
+    Production defaults are raised to the policy's `[encrypted_file]` minimums; the
+    test-only weak cost is not raised but refused below them, so the test variable
+    cannot be used to make a store weaker than the admin allows.
+    """
+    from ..policy import current
+
+    admin = current()
+    if admin is None:
+        return params
+    if policy.weak:
+        admin_floor(params, path, new=True)
+        return params
+    m = admin.kdf_minimum
+    lanes = max(params.lanes, m.lanes or 0)
+    return KdfParams(
+        memory_kib=max(params.memory_kib, m.memory_kib or 0, 8 * lanes),
+        iterations=max(params.iterations, m.iterations or 0),
+        lanes=lanes,
+    )
+
+
+def admin_floor(params: KdfParams, path: object, *, new: bool = False) -> None:
+    """Refuse a store whose Argon2id cost is below the admin policy's minimums."""
+    from ..policy import current
+
+    admin = current()
+    if admin is None:
+        return
+    for key, have, need in admin.kdf_shortfalls(params.memory_kib, params.iterations, params.lanes):
+        what = key.removeprefix("encrypted_file.min_").replace("_kib", "")
+        if new:
+            raise admin.refused(
+                key,
+                f"a new encrypted store at {path} would derive its key with {what} {have}, "
+                f"below the minimum of {need}",
+                f"unset {WEAK_KDF_ENV}: cclogin's own cost is raised to the policy's minimums",
+            )
+        raise admin.refused(
+            key,
+            f"the encrypted store {path} derives its key with {what} {have} ({params}), "
+            f"below the minimum of {need}",
+            "re-key it with `cclogin passphrase` (a re-key uses at least the policy's cost)",
+        )
+
+
 def passphrase_bytes(passphrase: Secret) -> bytes:
     """NFC then UTF-8, so macOS and Linux keyboards produce the same bytes."""
     value = passphrase.reveal()

@@ -239,6 +239,9 @@ class EnvSource:
         self._value = Secret(value)
 
     def get(self, *, confirm: bool) -> Secret:
+        from ..policy import check_env_passphrase
+
+        check_env_passphrase(VALUE_ENV)  # the admin policy's passphrase.allow_environment
         sys.stderr.write(
             f"cclogin: warning: {VALUE_ENV} is visible to every process this shell "
             f"starts; prefer {FILE_ENV} (mode 600) or {COMMAND_ENV}\n"

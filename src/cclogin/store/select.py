@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 from ..errors import CcloginError, StoreError, StoreUnavailable, UsageError
 from ..paths import Paths
+from ..policy import backend_allowed, check_backend
 from .base import SecretStore, StoreInfo
 
 ENCRYPTED_FILE = "encrypted-file"
@@ -94,15 +95,21 @@ def explicit_choice(
     paths: Paths, environ: Mapping[str, str], flag: str | None
 ) -> tuple[str, str] | None:
     if flag:
-        return flag, "--backend"
+        return _allowed_choice((flag, "--backend"))
     if environ.get("CCLOGIN_BACKEND"):
-        return environ["CCLOGIN_BACKEND"], "CCLOGIN_BACKEND"
+        return _allowed_choice((environ["CCLOGIN_BACKEND"], "CCLOGIN_BACKEND"))
     from ..config import load_config
 
     configured = load_config(paths, environ).get("backend")
     if isinstance(configured, str) and configured:
-        return configured, "config"
+        return _allowed_choice((configured, "config.toml"))
     return None
+
+
+def _allowed_choice(choice: tuple[str, str] | None) -> tuple[str, str] | None:
+    if choice is not None:  # the admin policy outranks every explicit choice
+        check_backend(choice[0], f"chosen by {choice[1]}")
+    return choice
 
 
 def select_store(
@@ -126,6 +133,8 @@ def _first_working_keychain(
 
     reasons: list[str] = []
     for name in platform_backend_names():
+        if not backend_allowed(name):
+            continue  # the admin policy; named if nothing allowed works
         store = OsKeyringStore(name, paths, timeout=keychain_timeout(env))
         try:
             store.probe()
@@ -148,6 +157,11 @@ def _fallback(paths: Paths, env: Mapping[str, str], why: str) -> Selection:
     from .encrypted_file import EncryptedFileStore
     from .passphrase import passphrase_source
 
+    check_backend(
+        ENCRYPTED_FILE,
+        f"the fallback, as no allowed OS keychain works here: {why}",
+        "make an allowed keychain reachable (see the README's \"Headless servers and SSH\")",
+    )
     source = passphrase_source(env, interactive=is_interactive())
     if source is None:
         raise StoreUnavailable(
@@ -164,6 +178,7 @@ def survey(paths: Paths, environ: Mapping[str, str] | None = None) -> list[Store
     infos: list[StoreInfo] = []
     for name in known_backends():
         try:
+            check_backend(name, "for new logins")  # a disallowed one is listed as unusable
             store = open_backend(name, paths, env)
         except CcloginError as exc:
             infos.append(

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from ..errors import InvalidInput, UsageError
+from ..policy import check_vault_addresses
 
 DEFAULT_MOUNT = "secret"
 DEFAULT_TIMEOUT = 15.0  # seconds, a whole call; VAULT_CLIENT_TIMEOUT changes it
@@ -134,8 +135,10 @@ def resolve_settings(
         return value.strip() or None
 
     raw_addr = address or _first(environ, "BAO_ADDR", "VAULT_ADDR") or conf("address") or ""
+    addresses = parse_addresses(raw_addr)
+    check_vault_addresses(addresses)  # the admin policy's vault.allowed_addresses
     return VaultSettings(
-        addresses=parse_addresses(raw_addr),
+        addresses=addresses,
         namespace=namespace or _first(environ, "BAO_NAMESPACE", "VAULT_NAMESPACE") or conf("namespace"),
         mount=clean_path(mount or conf("mount") or DEFAULT_MOUNT, "mount") or DEFAULT_MOUNT,
         prefix=clean_path(prefix if prefix is not None else conf("prefix") or "", "prefix"),

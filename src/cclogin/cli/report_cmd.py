@@ -1,0 +1,44 @@
+"""`cclogin report`: compliance with the admin policy, for osquery, Jamf, Intune or cron."""
+
+from __future__ import annotations
+
+import click
+
+from ..accounts.report import build_report
+from .app import app_context
+from .output import answer, answer_json
+
+
+@click.command("report")
+@click.option("--json", "as_json", is_flag=True, help="The report as JSON (docs/report.schema.json).")
+def command(as_json: bool) -> int:
+    """Report the policy in force, profiles, plaintext credentials and violations.
+
+    Reads no secret and probes no keychain. Exit 0: compliant; 10: not compliant
+    (violations listed); 9: the policy file cannot be honoured (still reported).
+    """
+    doc, code = build_report(app_context())
+    if as_json:
+        answer_json(doc)
+        return code
+    policy = doc["policy"]
+    lines = [
+        f"policy: {policy['status'].replace('_', ' ')}"
+        + (f" {policy['path']} (sha256 {policy['sha256']})" if policy["sha256"] else "")
+        + (f": {policy['error']}" if policy["error"] else ""),
+        f"profiles: {len(doc['profiles'])}",
+    ]
+    lines += [
+        f"  {p['name']}: {p['kind']} in {p['backend']} ({p['storage_class']})" for p in doc["profiles"]
+    ]
+    found = doc["plaintext"]["claude_code"]
+    lines.append(f"plaintext Claude Code credentials: {len(found)}")
+    lines += [f"  {item['path']}: {', '.join(item['labels'])}" for item in found]
+    lines.append(f"violations: {len(doc['violations'])}")
+    lines += [
+        f"  {v['rule']}" + (f" (line {v['line']})" if v["line"] else "") + f": {v['message']}"
+        for v in doc["violations"]
+    ]
+    lines.append("compliant" if doc["compliant"] else "NOT compliant")
+    answer("\n".join(lines))
+    return code
