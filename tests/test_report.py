@@ -34,8 +34,10 @@ def schema() -> dict[str, Any]:
     return doc
 
 
-def report(w: PolicyWorld, schema: dict[str, Any], *, rc: int, **kw: Any) -> dict[str, Any]:
-    r = w.run("report", "--json", **kw)
+def report(
+    w: PolicyWorld, schema: dict[str, Any], *, rc: int, args: tuple[str, ...] = (), **kw: Any
+) -> dict[str, Any]:
+    r = w.run("report", "--json", *args, **kw)
     assert r.rc == rc, str(r)
     assert KEY not in r.output and KEY[:-1] not in r.output
     doc: dict[str, Any] = json.loads(r.stdout)
@@ -57,8 +59,31 @@ def test_no_policy_is_compliant(policy_world: PolicyWorld, schema: dict[str, Any
          "storage_class": "encrypted-file", "active": True},
     ]
     assert doc["user"]["uid"] == w.user.uid and doc["user"]["name"] == w.user.name
-    assert doc["plaintext"] == {"claude_code": [], "problems": [], "scan": None}
+    assert doc["plaintext"]["claude_code"] == [] and doc["plaintext"]["problems"] == []
+    assert doc["plaintext"]["scan"]["findings"] == 0
     assert doc["report_schema"] == 1
+    assert report(w, schema, rc=0, args=("--no-scan",))["plaintext"]["scan"] is None
+
+
+def test_the_home_scan_is_summarised_never_shown(policy_world: PolicyWorld, schema: dict[str, Any]) -> None:
+    """`cclogin scan`'s counts: a key exported in ~/.bashrc and typed in the history."""
+    w = policy_world
+    w.use_policy(None)
+    key = "sk-ant-api03-" + ("Zq7_Lm2-Xv9k" * 8)[:93] + "AA"
+    w.user_file(".bashrc", f"export ANTHROPIC_API_KEY={key}\n", 0o644)
+    w.user_file(".bash_history", f"ls\nexport ANTHROPIC_API_KEY={key}\n")
+    r = w.run("report", "--json")
+    assert r.rc == 0, str(r)  # no policy rule counts them: informational
+    assert key not in r.output and key[13:40] not in r.output
+    doc = json.loads(r.stdout)
+    jsonschema.validate(doc, schema, cls=jsonschema.Draft202012Validator)
+    summary = doc["plaintext"]["scan"]
+    assert summary["findings"] == 2 and summary["files_with_findings"] == 2
+    assert summary["by_kind"] == {"api_key": 2}
+    assert summary["by_location"] == {"shell-history": 1, "shell-rc": 1}
+    assert summary["committed"] == 0 and summary["files_scanned"] >= 2
+    human = w.run("report")
+    assert "2 in 2 files" in human.stdout and key not in human.output
 
 
 def test_violations_each_name_rule_line_and_subject(policy_world: PolicyWorld, schema: dict[str, Any]) -> None:

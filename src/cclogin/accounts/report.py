@@ -2,9 +2,9 @@
 
 The document (docs/report.md; its JSON Schema is docs/report.schema.json) says which
 policy is in force and its digest, each profile's backend and storage class, the
-plaintext Claude Code credentials `migrate` would move, and every policy violation
-with its rule and line. It reads metadata and files only: no secret is read, no
-keychain is probed (unlike `doctor`), so it is cheap and never prompts.
+plaintext Claude Code credentials `migrate` would move, the counts of a `cclogin scan`
+of the home, and every policy violation with its rule and line. It reads metadata and
+files only: no secret is read, no keychain is probed (unlike `doctor`), it never prompts.
 
 Exit codes, one meaning each: 0 compliant; 10 (EXIT_NONCOMPLIANT) violations found;
 9 (EXIT_POLICY) a policy file exists that cannot be honoured (the document is still
@@ -27,8 +27,11 @@ from .profiles import read_metadata
 REPORT_SCHEMA = 1
 
 
-def build_report(ctx: AppContext) -> tuple[dict[str, Any], int]:
-    """The report document and the exit code that goes with it."""
+def build_report(ctx: AppContext, scan_result: Any | None = None) -> tuple[dict[str, Any], int]:
+    """The report document and the exit code that goes with it.
+
+    `scan_result` is what `cclogin scan` found in the home (a scan.ScanResult, made by
+    the CLI: accounts/ does not import scan/), or None when no scan was run."""
     from .. import policy as policy_mod
 
     policy: Policy | None = None
@@ -90,7 +93,7 @@ def build_report(ctx: AppContext) -> tuple[dict[str, Any], int]:
         "user": _user(ctx),
         "policy": section,
         "profiles": profiles,
-        "plaintext": {"claude_code": claude_code, "problems": problems, "scan": scan_summary(ctx)},
+        "plaintext": {"claude_code": claude_code, "problems": problems, "scan": scan_summary(scan_result)},
         "violations": violations,
         "compliant": compliant,
     }
@@ -99,15 +102,23 @@ def build_report(ctx: AppContext) -> tuple[dict[str, Any], int]:
     return doc, EXIT_OK if compliant else EXIT_NONCOMPLIANT
 
 
-def scan_summary(ctx: AppContext) -> dict[str, Any] | None:
-    """HOOK for `cclogin scan` (issue 12.2, src/cclogin/scan/, not landed yet).
+def scan_summary(result: Any | None) -> dict[str, Any] | None:
+    """The counts of a `cclogin scan` over the home (its findings never shown here:
+    `cclogin scan` says where). Informational: no policy key covers them yet."""
+    if result is None:
+        return None
+    from collections import Counter
 
-    When the scan lands, return its findings summary over the user's home here, in the
-    shape docs/report.schema.json already defines for `plaintext.scan`:
-    {"findings": N, "tracked_by_git": N, "by_kind": {KIND: N}}. Until then None: the
-    report says no scan was run, and its findings count toward nothing.
-    """
-    return None
+    findings = list(result.findings)
+    return {
+        "findings": len(findings),
+        "files_with_findings": len({f.path for f in findings}),
+        "committed": sum(1 for f in findings if f.git.leaked),
+        "by_kind": dict(sorted(Counter(str(f.kind) for f in findings).items())),
+        "by_location": dict(sorted(Counter(str(f.location) for f in findings).items())),
+        "files_scanned": int(result.files),
+        "skipped": sum(result.skipped.counts.values()),
+    }
 
 
 def _located_path() -> str | None:
