@@ -189,7 +189,7 @@ def test_importtime_parsing_sees_click_on_the_slow_path(keyring_world: World) ->
 
 def test_the_policy_is_core_and_costs_token_one_lstat(keyring_world: World) -> None:
     """cclogin.policy sits beside config.py (core); with no policy file, `token` imports
-    its small front module only, never the loader, TOML or the rules."""
+    at most its small front module (a stat), never the loader, TOML or the rules."""
     core = {f"cclogin.{m}" for m in ("errors", "fsio", "paths", "secret", "model")}
     for mod in under("cclogin.policy"):
         outside = {
@@ -202,5 +202,4 @@ def test_the_policy_is_core_and_costs_token_one_lstat(keyring_world: World) -> N
     assert keyring_world.login("default", KEY).rc == 0
     proc, modules = imported_by(keyring_world, "token")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "cclogin.policy" in modules
     assert not {"cclogin.policy.load", "cclogin.policy.rules", "tomllib"} & modules
