@@ -111,6 +111,9 @@ class VaultToken(NamedTuple):
     token: Secret
     expires_at: float | None = None  # None: the token has no TTL (a root token)
     renewable: bool = False
+    # The lifetime, in seconds, a renewal asks for: the TTL the token was issued with
+    # (its period, for a periodic token). None where it is not known.
+    lease: float | None = None
     kind: Literal["vault_token"] = "vault_token"
 
     def __repr__(self) -> str:
@@ -143,6 +146,8 @@ def dump_credential(cred: Credential) -> bytes:
         doc["token"] = cred.token.reveal()
         doc["expires_at"] = cred.expires_at
         doc["renewable"] = cred.renewable
+        if cred.lease is not None:
+            doc["lease"] = cred.lease
     else:
         doc["raw"] = cred.raw.reveal()
         doc["access_token"] = cred.access_token.reveal()
@@ -176,10 +181,12 @@ def load_credential(blob: bytes) -> Credential:
             return ClaudeToken(Secret(doc["token"]))
         if kind == "vault_token":
             exp = doc.get("expires_at")
+            lease = doc.get("lease")
             return VaultToken(
                 Secret(doc["token"]),
                 expires_at=float(exp) if exp is not None else None,
                 renewable=bool(doc.get("renewable", False)),
+                lease=float(lease) if lease is not None else None,
             )
         if kind == "claude_login":
             exp = doc.get("expires_at")

@@ -45,7 +45,7 @@ class RefreshBusy(StoreError):
 
 
 @contextlib.contextmanager
-def _refresh_lock(path: Path, timeout: float) -> Iterator[bool]:
+def refresh_lock(path: Path, timeout: float) -> Iterator[bool]:
     """Hold the lock (True), or give up after `timeout` seconds (False)."""
     deadline = time.monotonic() + timeout
     while True:
@@ -86,7 +86,7 @@ def fresh_tokens(
 
     valid = _valid(held, time.time())
     wait = WAIT_WITH_VALID_TOKEN if valid else token_deadline() + LOCK_GRACE
-    with _refresh_lock(ctx.paths.lock_file(f"refresh-{profile.name}"), wait) as got:
+    with refresh_lock(ctx.paths.lock_file(f"refresh-{profile.name}"), wait) as got:
         if got:
             return _refresh_locked(ctx, profile, margin)
     # Another process has held the lock all this time: it may have written meanwhile.

@@ -11,7 +11,7 @@ import time
 from typing import NamedTuple
 
 from ..errors import NeedsRelogin
-from ..model import ClaudeLogin, Credential, OAuthTokens, Profile, primary_secret
+from ..model import ClaudeLogin, Credential, OAuthTokens, Profile, VaultToken, primary_secret
 from ..secret import Secret
 from .context import AppContext
 from .credentials import read_credential
@@ -76,7 +76,7 @@ def resolve_stored(
     ctx.debug(f"profile {profile.name!r} ({how}): {profile.kind} in {profile.backend}")
     check_profile_use(profile)  # the admin policy: where it lives, who issued it
     cred = usable_credential(ctx, profile, valid_for)
-    expires = cred.expires_at if isinstance(cred, OAuthTokens | ClaudeLogin) else None
+    expires = cred.expires_at if isinstance(cred, OAuthTokens | ClaudeLogin | VaultToken) else None
     return Resolved(
         primary_secret(cred), VARIABLE_BY_KIND[profile.kind], profile, profile.base_url, expires
     )
@@ -86,7 +86,8 @@ def usable_credential(
     ctx: AppContext, profile: Profile, valid_for: float = REFRESH_MARGIN
 ) -> Credential:
     """The profile's credential, refreshed if it is a provider token that expires
-    within `valid_for` seconds (Claude Code's helper asks for its cache lifetime)."""
+    within `valid_for` seconds (Claude Code's helper asks for its cache lifetime); a
+    Vault login's token is renewed when due (accounts/vault_renew.py)."""
     if profile.needs_login:
         raise NeedsRelogin(
             f"profile {profile.name!r} needs a new login (the server no longer accepts "
@@ -103,6 +104,10 @@ def usable_credential(
         # (the caller sees `expires_at`), then say plainly that it is over.
         check_unrenewable(cred, profile, now)
         return cred
+    if isinstance(cred, VaultToken):
+        from .vault_renew import usable_vault_token
+
+        return usable_vault_token(ctx, profile, cred, margin)
     if isinstance(cred, OAuthTokens) and cred.expires_within(margin, now):
         from .refresh import fresh_tokens
 

@@ -39,6 +39,16 @@ def login_settings(ctx: AppContext, login: Profile, **flags: Any) -> VaultSettin
     return settings._replace(namespace=ns) if ns and not flags.get("namespace") else settings
 
 
+def login_for_address(ctx: AppContext, address: str) -> Profile | None:
+    """The Vault login recorded for `address` (any of a cluster's nodes), or None."""
+    wanted = set(parse_addresses(address))
+    for p in sorted(read_metadata(ctx.paths).profiles.values(), key=lambda p: p.name):
+        recorded = p.extra.get("vault_addr") if p.kind == "vault_token" else None
+        if recorded and wanted & set(parse_addresses(recorded)):
+            return p
+    return None
+
+
 def find_login(ctx: AppContext, name: str | None, address: str | None = None) -> Profile:
     """The Vault login named `name`, or the one for `address`, or `vault`."""
     meta = read_metadata(ctx.paths)
@@ -52,11 +62,9 @@ def find_login(ctx: AppContext, name: str | None, address: str | None = None) ->
             )
         return profile
     if address:
-        wanted = set(parse_addresses(address))
-        for p in logins:
-            recorded = p.extra.get("vault_addr")
-            if recorded and wanted & set(parse_addresses(recorded)):
-                return p
+        found = login_for_address(ctx, address)
+        if found is not None:
+            return found
     default = meta.profiles.get(ProfileName(DEFAULT_LOGIN))
     if default is not None and default.kind == "vault_token":
         return default
@@ -69,15 +77,18 @@ def find_login(ctx: AppContext, name: str | None, address: str | None = None) ->
 
 
 def token_source(ctx: AppContext, login: Profile) -> Callable[[], Secret | None]:
-    """Reads the login's token when a call needs it (once per process)."""
+    """Reads the login's token when a call needs it (once per process), renewed first
+    when it is due (accounts/vault_renew.py); an expired one is VaultLoginNeeded."""
     held: list[Secret] = []
 
     def token() -> Secret:
         if not held:
+            from .vault_renew import usable_vault_token
+
             cred = read_credential(ctx, login)
             if not isinstance(cred, VaultToken):
                 raise InvalidInput(f"profile {login.name!r} is not a Vault login")
-            held.append(cred.token)
+            held.append(usable_vault_token(ctx, login, cred).token)
         return held[0]
 
     return token
@@ -87,11 +98,16 @@ def client_for(ctx: AppContext, login: Profile, **flags: Any) -> VaultClient:
     return VaultClient(login_settings(ctx, login, **flags), token_source(ctx, login))
 
 
-def describe_token(info: Mapping[str, Any], now: float) -> tuple[float | None, bool]:
-    """(expires_at, renewable) from a `lookup-self` answer."""
-    ttl = info.get("ttl")
-    expires = now + float(ttl) if isinstance(ttl, int | float) and ttl > 0 else None
-    return expires, bool(info.get("renewable", False))
+def describe_token(info: Mapping[str, Any], now: float) -> tuple[float | None, bool, float | None]:
+    """(expires_at, renewable, lease) from a `lookup-self` answer; the lease is what a
+    renewal asks for again: the period of a periodic token, else its creation TTL."""
+    def seconds(key: str) -> float | None:
+        value = info.get(key)
+        return float(value) if isinstance(value, int | float) and value > 0 else None
+
+    ttl = seconds("ttl")
+    expires = now + ttl if ttl is not None else None
+    return expires, bool(info.get("renewable", False)), seconds("period") or seconds("creation_ttl")
 
 
 def save_token(
@@ -103,13 +119,20 @@ def save_token(
     method: str,
     force: bool,
     confirm_replace: Callable[[Profile], bool] | None = None,
+    details: Mapping[str, str] | None = None,
+    info: Mapping[str, Any] | None = None,
 ) -> Profile:
-    """Check `token` against the server (lookup-self), then store it as profile `name`."""
+    """Check `token` against the server (lookup-self), then store it as profile `name`.
+
+    `details`: more non-secret metadata (the auth path and role it came from); `info`:
+    a lookup-self answer the caller already has."""
     now = time.time()
-    info = VaultClient(settings, lambda: token).lookup_self()
-    expires, renewable = describe_token(info, now)
+    if info is None:
+        info = VaultClient(settings, lambda: token).lookup_self()
+    expires, renewable, lease = describe_token(info, now)
     display = info.get("display_name")
     extra = {"vault_addr": ", ".join(settings.addresses), "auth_method": method}
+    extra.update(details or {})
     if settings.namespace:
         extra["vault_namespace"] = settings.namespace
     policies = info.get("policies")
@@ -124,7 +147,7 @@ def save_token(
     return save_credential(
         ctx,
         name,
-        VaultToken(token, expires_at=expires, renewable=renewable),
+        VaultToken(token, expires_at=expires, renewable=renewable, lease=lease),
         force=force,
         switch=False,  # a Vault login is a means, not the account Claude Code uses
         confirm_replace=confirm_replace,
@@ -141,3 +164,4 @@ def open_vault_store(ctx: AppContext) -> SecretStore:
     from ..store.vault import VaultStore
 
     return VaultStore(client_for(ctx, find_login(ctx, ctx.environ.get("CCLOGIN_VAULT_LOGIN"))))
+
