@@ -350,6 +350,8 @@ SECRET_ENV = {
     "ANTHROPIC_API_KEY": "sk-ant-api03-fake",
     "ANTHROPIC_AUTH_TOKEN": "auth-fake",
     "CLAUDE_CODE_OAUTH_TOKEN": "sk-ant-oat01-fake",
+    "VAULT_TOKEN": "s.vault-fake",
+    "BAO_TOKEN": "s.bao-fake",
 }
 
 
@@ -386,9 +388,12 @@ def test_the_browser_strips_what_exec_strips() -> None:
     env = {**SECRET_ENV, "HOME": "/h", "ANTHROPIC_BASE_URL": "https://gw.example.com"}
     clean = flows.browser_environment(env)
     assert clean == {"HOME": "/h", "ANTHROPIC_BASE_URL": "https://gw.example.com"}
-    # One list each: exec's prefixes and Claude Code's credential variables.
+    # One list each: exec's prefixes, Claude Code's credential variables, and the Vault
+    # CLIs' token variables (a Vault login's token is exec's VAULT_TOKEN).
     assert execute.STRIPPED_PREFIXES == (passphrase.VARIABLE_PREFIX,)
-    assert execute.COMPETING.issubset(claude_handover.CREDENTIAL_VARIABLES)
+    assert execute.COMPETING.issubset(
+        {*claude_handover.CREDENTIAL_VARIABLES, *flows.VAULT_TOKEN_VARIABLES}
+    )
 
 
 # --- `claude setup-token`: no line shows the token, wherever the terminal wraps it ------------

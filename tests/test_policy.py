@@ -340,6 +340,16 @@ def test_missing_schema_and_bad_toml(policy_world: PolicyWorld) -> None:
     assert bad.rc == 9 and "is not valid TOML" in bad.stderr and "line 2" in bad.stderr
 
 
+def test_oversized_and_binary_policies_stop_cclogin(policy_world: PolicyWorld) -> None:
+    w = policy_world
+    w.write_policy("schema = 1\n" + "# padding\n" * 7000)  # 70 KB: over the 64 KiB limit
+    big = w.run("status")
+    assert big.rc == 9 and "is larger than 65536 bytes" in big.stderr
+    w.policy_file.write_bytes(b"schema = 1\n\xff\xfe\n")
+    binary = w.run("status")
+    assert binary.rc == 9 and "is not UTF-8 text" in binary.stderr
+
+
 def test_unlock_cache_limit_is_validated_and_exposed(policy_world: PolicyWorld, monkeypatch: pytest.MonkeyPatch) -> None:
     w = policy_world
     w.write_policy("schema = 1\n\n[unlock_cache]\nmax_seconds = 600\n")

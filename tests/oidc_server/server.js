@@ -13,6 +13,10 @@
 //   POLL_INTERVAL  device flow polling interval sent to clients (default 1)
 //   EVENTS_FILE    append one JSON line per grant / revocation event here
 //                  (types and error codes only: never a token)
+//   CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET
+//                  also register a confidential client (client_secret_basic or
+//                  _post), as a Vault / OpenBao `auth/oidc` mount is one; its
+//                  redirect is http://127.0.0.1:<any port>/oidc/callback
 import fs from 'node:fs';
 import http from 'node:http';
 
@@ -47,13 +51,28 @@ function nativeClient(clientId) {
   };
 }
 
+function confidentialClient(clientId, secret) {
+  return {
+    ...nativeClient(clientId),
+    token_endpoint_auth_method: 'client_secret_basic',
+    client_secret: secret,
+    redirect_uris: ['http://127.0.0.1/oidc/callback'],
+    grant_types: ['authorization_code', 'refresh_token'],
+  };
+}
+
+const clients = [nativeClient(CLIENT_ID), nativeClient(SHORT_CLIENT_ID)];
+if (env.CONFIDENTIAL_CLIENT_ID && env.CONFIDENTIAL_CLIENT_SECRET) {
+  clients.push(confidentialClient(env.CONFIDENTIAL_CLIENT_ID, env.CONFIDENTIAL_CLIENT_SECRET));
+}
+
 const server = http.createServer();
 server.listen(Number(env.PORT || 0), '127.0.0.1', () => {
   const { port } = server.address();
   const issuer = `http://127.0.0.1:${port}`;
 
   const provider = new Provider(issuer, {
-    clients: [nativeClient(CLIENT_ID), nativeClient(SHORT_CLIENT_ID)],
+    clients,
     scopes: ['openid', 'offline_access'],
     pkce: { required: () => true },
     features: {

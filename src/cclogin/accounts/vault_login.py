@@ -165,3 +165,96 @@ def open_vault_store(ctx: AppContext) -> SecretStore:
 
     return VaultStore(client_for(ctx, find_login(ctx, ctx.environ.get("CCLOGIN_VAULT_LOGIN"))))
 
+
+# --- logging in with an auth method ----------------------------------------------------
+
+SECRET_FILE_MAX = 64 * 1024
+METHODS = ("token", "approle", "jwt", "oidc")
+
+
+def read_secret_file(path: str, what: str, flag: str) -> Secret:
+    """A secret from a file only we can read (the passphrase file's rules: ours, mode
+    0600, no symlink, bounded); surrounding whitespace goes, nothing else may be there."""
+    from pathlib import Path
+
+    from ..errors import CcloginError
+    from ..fsio import read_private
+    from .login import clean_secret
+
+    where = Path(path).expanduser()
+    try:
+        data = read_private(where, max_size=SECRET_FILE_MAX)
+    except CcloginError as exc:
+        raise type(exc)(f"{flag}: {exc.message}", exc.hint) from None
+    if data is None:
+        raise InvalidInput(f"{flag} {where} does not exist")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{flag} {where} is not UTF-8 text") from None
+    if not text.strip():
+        raise InvalidInput(f"{flag} {where} is empty", f"write the {what} into it (one line)")
+    return clean_secret(text, what, flag)
+
+
+def method_login(
+    ctx: AppContext,
+    name: str,
+    settings: VaultSettings,
+    method: str,
+    *,
+    path: str | None = None,
+    role: str | None = None,
+    role_id: str | None = None,
+    secret: Secret | None = None,
+    redirect_uri: str | None = None,
+    force: bool = False,
+    confirm_replace: Callable[[Profile], bool] | None = None,
+    open_browser: Callable[[str], object] | None = None,
+) -> Profile:
+    """Log in with an auth method (approle, jwt, oidc) and keep its token as `name`.
+
+    The profile is checked first (a refused replacement costs no login); a token the
+    store then cannot take is revoked again, best effort, so none is left behind."""
+    from ..vault import auth
+    from .credentials import ensure_replaceable
+
+    ensure_replaceable(ctx, name, force, confirm_replace)
+    client = VaultClient(settings)
+    details: dict[str, str] = {}
+    if method == "approle":
+        if not role_id or secret is None:
+            raise UsageError("--method approle needs --role-id and --secret-id-file")
+        mount = auth.auth_path(path, "approle")
+        token = auth.approle_login(client, role_id, secret, mount)
+    elif method == "jwt":
+        if not role or secret is None:
+            raise UsageError("--method jwt needs --role and --jwt-file (- for stdin)")
+        mount = auth.auth_path(path, "jwt")
+        token = auth.jwt_login(client, role, secret, mount)
+        details["auth_role"] = role
+    elif method == "oidc":
+        mount = auth.auth_path(path, "oidc")
+        token = auth.oidc_login(client, role, mount,
+                                redirect_uri=redirect_uri or auth.DEFAULT_REDIRECT_URI,
+                                open_browser=open_browser)
+        if role:
+            details["auth_role"] = role
+    else:
+        raise UsageError(f"unknown auth method {method!r}", f"use one of {', '.join(METHODS)}")
+    details["auth_path"] = mount
+    try:
+        return save_token(ctx, name, settings, token, method=method, force=True, details=details)
+    except BaseException:
+        _revoke_quietly(settings, token)
+        raise
+
+
+def _revoke_quietly(settings: VaultSettings, token: Secret) -> None:
+    import contextlib
+
+    from ..errors import CcloginError
+
+    with contextlib.suppress(CcloginError):
+        VaultClient(settings._replace(timeout=min(settings.timeout, 5.0)), lambda: token).revoke_self()
+

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
-from ..accounts.vault_login import DEFAULT_LOGIN, save_token, settings_for
-from ..errors import UsageError
+from ..accounts.vault_login import DEFAULT_LOGIN, METHODS, save_token, settings_for
+from ..errors import InvalidInput, UsageError
+from ..secret import Secret
 from .app import app_context
-from .login_cmd import _confirm_replace, _read_secret
+from .login_cmd import MAX_STDIN, _confirm_replace, _read_secret
 from .output import note
 
 
@@ -24,22 +27,117 @@ def command() -> None:
 @click.option("--vault-addr", "address", metavar="URL[,URL...]", help="Server (default: BAO_ADDR / VAULT_ADDR, then config).")
 @click.option("--namespace", metavar="NS", help="Vault namespace (default: VAULT_NAMESPACE).")
 @click.option("--with-token", is_flag=True, help="Read an existing Vault token from stdin (or a hidden prompt).")
+@click.option(
+    "--method", type=click.Choice(METHODS), default=None,
+    help="Auth method: token (= --with-token), approle, jwt, or oidc (browser).",
+)
+@click.option("--path", "auth_path", metavar="MOUNT", help="Where the auth method is mounted (default: its name).")
+@click.option("--role", metavar="ROLE", help="jwt, oidc: the role to log in as (oidc: default role if omitted).")
+@click.option("--role-id", metavar="ID", help="approle: the role id (not a secret).")
+@click.option(
+    "--secret-id-file", metavar="FILE",
+    help="approle: file holding the secret id (yours alone, mode 600; never argv).",
+)
+@click.option(
+    "--jwt-file", metavar="FILE",
+    help="jwt: file holding the JWT (yours alone, mode 600), or - for stdin.",
+)
+@click.option(
+    "--redirect-uri", metavar="URL",
+    help="oidc: loopback callback the role allows (default http://localhost:8250/oidc/callback; port 0: any free port, where the identity provider accepts that).",
+)
 @click.option("--force", is_flag=True, help="Replace an existing profile without asking.")
-def login(name: str, address: str | None, namespace: str | None, with_token: bool, force: bool) -> int:
-    """Store a Vault token for the team server, checked with the server first."""
+def login(
+    name: str,
+    address: str | None,
+    namespace: str | None,
+    with_token: bool,
+    method: str | None,
+    auth_path: str | None,
+    role: str | None,
+    role_id: str | None,
+    secret_id_file: str | None,
+    jwt_file: str | None,
+    redirect_uri: str | None,
+    force: bool,
+) -> int:
+    """Store a Vault token for the team server: an existing one (checked with the
+    server first), or one from the AppRole, JWT or OIDC auth method."""
     ctx = app_context()
-    if not with_token:
-        raise UsageError("choose how to log in: --with-token (token on stdin)")
-    from ..accounts.login import clean_secret
-
+    if with_token and method not in (None, "token"):
+        raise UsageError("--with-token is --method token; give one of them")
+    chosen = "token" if with_token else method
+    if chosen is None:
+        raise UsageError(
+            "choose how to log in: --with-token (token on stdin), --method approle, "
+            "--method jwt or --method oidc"
+        )
+    _refuse_stray(chosen, role=role, role_id=role_id, secret_id_file=secret_id_file,
+                  jwt_file=jwt_file, redirect_uri=redirect_uri, auth_path=auth_path)
     settings = settings_for(ctx, address=address, namespace=namespace)
-    token = clean_secret(_read_secret("Vault token", ctx.interactive), "Vault token", "--with-token")
-    profile = save_token(
-        ctx, name, settings, token, method="token", force=force,
-        confirm_replace=_confirm_replace(ctx.interactive),
-    )
+    if chosen == "token":
+        from ..accounts.login import clean_secret
+
+        token = clean_secret(_read_secret("Vault token", ctx.interactive), "Vault token", "--with-token")
+        profile = save_token(
+            ctx, name, settings, token, method="token", force=force,
+            confirm_replace=_confirm_replace(ctx.interactive),
+        )
+    else:
+        from ..accounts.vault_login import method_login, read_secret_file
+
+        secret = None
+        if chosen == "approle":
+            if not role_id or not secret_id_file:
+                raise UsageError(
+                    "--method approle needs --role-id ID and --secret-id-file FILE",
+                    "the secret id comes from a file of yours alone (chmod 600), never argv",
+                )
+            secret = read_secret_file(secret_id_file, "AppRole secret id", "--secret-id-file")
+        elif chosen == "jwt":
+            if not role or not jwt_file:
+                raise UsageError("--method jwt needs --role ROLE and --jwt-file FILE (or - for stdin)")
+            secret = _jwt_from(jwt_file)
+        profile = method_login(
+            ctx, name, settings, chosen, path=auth_path, role=role, role_id=role_id,
+            secret=secret, redirect_uri=redirect_uri, force=force,
+            confirm_replace=_confirm_replace(ctx.interactive),
+        )
     note(
         f"cclogin: logged in to {settings.address} as profile {profile.name!r} "
-        f"(token stored in {profile.backend}; no ~/.vault-token)"
+        f"({chosen}; token stored in {profile.backend}; no ~/.vault-token)"
     )
     return 0
+
+
+_ONLY_FOR = {
+    "role_id": ("--role-id", ("approle",)),
+    "secret_id_file": ("--secret-id-file", ("approle",)),
+    "jwt_file": ("--jwt-file", ("jwt",)),
+    "role": ("--role", ("jwt", "oidc")),
+    "redirect_uri": ("--redirect-uri", ("oidc",)),
+    "auth_path": ("--path", ("approle", "jwt", "oidc")),
+}
+
+
+def _refuse_stray(method: str, **given: str | None) -> None:
+    for key, value in given.items():
+        flag, methods = _ONLY_FOR[key]
+        if value is not None and method not in methods:
+            raise UsageError(f"{flag} is for --method {' / '.join(methods)}, not {method}")
+
+
+def _jwt_from(where: str) -> Secret:
+    from ..accounts.login import clean_secret
+    from ..accounts.vault_login import read_secret_file
+
+    if where != "-":
+        return read_secret_file(where, "JWT", "--jwt-file")
+    if sys.stdin.isatty():
+        raise UsageError("--jwt-file - reads the JWT from stdin, which is a terminal",
+                         "pipe it in: `cclogin vault login --method jwt --role R --jwt-file - < token`")
+    data = sys.stdin.read(MAX_STDIN + 1)
+    if len(data) > MAX_STDIN:
+        raise InvalidInput(f"more than {MAX_STDIN} bytes on stdin; that is not one JWT")
+    return clean_secret(data, "JWT", "--jwt-file -")
+

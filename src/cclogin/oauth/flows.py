@@ -128,6 +128,11 @@ _URL_VARIABLE = "CCLOGIN_OPEN_URL"
 _OPEN_IN_CHILD = f"import os, webbrowser; webbrowser.open(os.environ.pop({_URL_VARIABLE!r}))"
 
 
+# The Vault / OpenBao CLIs' token variables: a browser has no use for them either (the
+# Vault OIDC sign-in opens one, vault/auth.py).
+VAULT_TOKEN_VARIABLES = ("VAULT_TOKEN", "BAO_TOKEN")
+
+
 def browser_environment(environ: Mapping[str, str]) -> dict[str, str]:
     """`environ` without what unlocks the store or carries a credential, as for `exec`.
 
@@ -136,11 +141,13 @@ def browser_environment(environ: Mapping[str, str]) -> dict[str, str]:
     """
     return {
         k: v for k, v in environ.items()
-        if not k.startswith(VARIABLE_PREFIX) and k not in CREDENTIAL_VARIABLES
+        if not k.startswith(VARIABLE_PREFIX)
+        and k not in CREDENTIAL_VARIABLES
+        and k not in VAULT_TOKEN_VARIABLES
     }
 
 
-def _system_browser(url: str) -> None:
+def system_browser(url: str) -> None:
     """Open `url` with webbrowser (honours BROWSER), in a thread: it may block.
 
     webbrowser runs in a Python child of its own, so that the browser it starts
@@ -179,7 +186,7 @@ def browser_login(
         print(f"Opening your browser to sign in to {provider.name} at {host}.", file=out)
         print(f"If it does not open, visit this address on this machine:\n  "
               f"{server.start_url}", file=out, flush=True)
-        (open_browser or _system_browser)(server.start_url)
+        (open_browser or system_browser)(server.start_url)
         result = server.wait(timeout)
         if result.problem is not None:
             raise result.problem
@@ -194,6 +201,9 @@ def browser_login(
             raise
         server.finish(None)
     return tokens
+
+
+_system_browser = system_browser  # the name tests and older callers use
 
 
 def parse_pasted(text: str) -> dict[str, str]:

@@ -1,7 +1,8 @@
 """The loopback redirect listener (RFC 8252 section 7.3).
 
-Bound to 127.0.0.1 on a port the OS picks, started before the browser opens. The
-port is no secret (every local user can list it), so the listener trusts nothing
+Bound to 127.0.0.1 on a port the OS picks (or, for a server whose redirect URIs are
+registered with a fixed port, such as a Vault role's `allowed_redirect_uris`, on that
+port), started before the browser opens. The port is no secret (every local user can list it), so the listener trusts nothing
 about who connects:
 
 - every request from another local user is answered 403 and changes nothing, where
@@ -174,8 +175,23 @@ class LoopbackServer:
     """One-login callback listener. Use as a context manager; `wait()` for the answer,
     then `finish()` with how the code exchange went (the browser page says it)."""
 
-    def __init__(self, validate: Validator, authorization_url: str | None = None) -> None:
+    def __init__(
+        self,
+        validate: Validator,
+        authorization_url: str | None = None,
+        *,
+        port: int = 0,
+        callback_path: str = CALLBACK_PATH,
+        redirect_host: str = "127.0.0.1",
+    ) -> None:
+        """`port`, `callback_path` and `redirect_host` (127.0.0.1 or localhost: the
+        listener is on 127.0.0.1 either way) shape `redirect_uri` where the server
+        insists on a registered one; an OSError means the port is taken."""
+        if redirect_host not in ("127.0.0.1", "localhost") or not callback_path.startswith("/"):
+            raise ValueError("the loopback redirect must be 127.0.0.1 or localhost, with a path")
         self._validate = validate
+        self._callback_path = callback_path
+        self._redirect_host = redirect_host
         self._auth_url = authorization_url
         self._start_token = secrets.token_urlsafe(16)  # 128 bits, this login only
         self._done = threading.Event()
@@ -187,7 +203,7 @@ class LoopbackServer:
         self._outcome_ready = threading.Event()
         self._outcome: CcloginError | None = None
         self._answered = threading.Event()  # the accepted callback's page was sent
-        self._server = _Server(("127.0.0.1", 0), self._handler_class())
+        self._server = _Server(("127.0.0.1", port), self._handler_class())
         self.port: int = self._server.server_address[1]
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
@@ -197,7 +213,7 @@ class LoopbackServer:
 
     @property
     def redirect_uri(self) -> str:
-        return f"http://127.0.0.1:{self.port}{CALLBACK_PATH}"
+        return f"http://{self._redirect_host}:{self.port}{self._callback_path}"
 
     @property
     def start_url(self) -> str:
@@ -317,7 +333,7 @@ class LoopbackServer:
                 parts = urlsplit(self.path)
                 if parts.path == start_path and owner._auth_url:
                     self._start()
-                elif parts.path == CALLBACK_PATH:
+                elif parts.path == owner._callback_path:
                     self._callback(dict(parse_qsl(parts.query, keep_blank_values=True)))
                 else:
                     self._send(404, _page("Not found", "This page does not exist."))

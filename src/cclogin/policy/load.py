@@ -53,6 +53,8 @@ def read_checked(path: str, *, moved: bool = False) -> bytes:
     posix = os.name == "posix"
     if posix:
         _check_folders(path)
+    elif os.path.islink(path):  # Windows: no O_NOFOLLOW, so look first
+        raise _unusable(path, "is a symlink", "replace the symlink with the file itself")
     try:
         fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _CLOEXEC | _NONBLOCK)
     except OSError as exc:
@@ -68,24 +70,7 @@ def read_checked(path: str, *, moved: bool = False) -> bytes:
             f"an administrator must make it readable by everyone: `chmod 644 {path}`",
         ) from None
     try:
-        st = os.fstat(fd)
-        mode = stat.S_IMODE(st.st_mode)
-        if not stat.S_ISREG(st.st_mode):
-            raise _unusable(path, "is not a regular file", "replace it with a regular file")
-        if posix and st.st_uid != 0:
-            raise _unusable(
-                path,
-                f"belongs to uid {st.st_uid}, not root, who could change it",
-                "an administrator must run `" + _OWNER_FIX.format(p=path, m=644) + "`",
-            )
-        if posix and mode & 0o022:
-            raise _unusable(
-                path,
-                f"is writable by group or others (mode {mode:03o}), who could change it",
-                "an administrator must run `" + _OWNER_FIX.format(p=path, m=644) + "`",
-            )
-        if st.st_size > MAX_SIZE:
-            raise _unusable(path, f"is larger than {MAX_SIZE} bytes", "this is not a policy file")
+        _check_file(path, os.fstat(fd), posix)
         data = read_at_most(fd, MAX_SIZE + 1)
     except OSError as exc:
         raise _unusable(path, f"cannot be read ({exc.strerror or exc})") from None
@@ -94,6 +79,26 @@ def read_checked(path: str, *, moved: bool = False) -> bytes:
     if len(data) > MAX_SIZE:
         raise _unusable(path, f"grew past {MAX_SIZE} bytes while being read")
     return data
+
+
+def _check_file(path: str, st: os.stat_result, posix: bool) -> None:
+    mode = stat.S_IMODE(st.st_mode)
+    if not stat.S_ISREG(st.st_mode):
+        raise _unusable(path, "is not a regular file", "replace it with a regular file")
+    if posix and st.st_uid != 0:
+        raise _unusable(
+            path,
+            f"belongs to uid {st.st_uid}, not root, who could change it",
+            "an administrator must run `" + _OWNER_FIX.format(p=path, m=644) + "`",
+        )
+    if posix and mode & 0o022:
+        raise _unusable(
+            path,
+            f"is writable by group or others (mode {mode:03o}), who could change it",
+            "an administrator must run `" + _OWNER_FIX.format(p=path, m=644) + "`",
+        )
+    if st.st_size > MAX_SIZE:
+        raise _unusable(path, f"is larger than {MAX_SIZE} bytes", "this is not a policy file")
 
 
 def _check_folders(path: str) -> None:
