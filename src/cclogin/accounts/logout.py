@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from ..model import (
     OAuthTokens,
     Profile,
     ProfileName,
+    VaultToken,
     load_credential,
     secret_key,
 )
@@ -101,7 +103,11 @@ def _logout_one(
     cred = _stored(store, key)
     if cred is not None:
         _refuse_hard_linked(ctx, profile, cred)  # before anything is deleted
-    pending = _start_revoke(ctx, profile, cred) if revoke and profile.kind == "oauth" else None
+    pending = None
+    if revoke and profile.kind == "oauth":
+        pending = _start_revoke(ctx, profile, cred)
+    elif revoke and profile.kind == "vault_token":
+        pending = _start_vault_revoke(ctx, profile, cred)
     if pending is not None:
         pending.wait(REVOKE_HEAD_START)  # a prompt server is done before the wipe
     try:
@@ -185,14 +191,14 @@ REVOKE_HEAD_START = 2.0  # seconds the revocation may run before the wipe goes a
 class _PendingRevoke:
     """One revocation running in a daemon thread (it never keeps cclogin alive)."""
 
-    def __init__(self, provider: Any, tokens: OAuthTokens) -> None:
-        from ..oauth.revoke import RevokeOutcome, revoke_outcome
+    def __init__(self, revoke: Callable[[], Any]) -> None:
+        from ..oauth.revoke import RevokeOutcome
 
         self.outcome: RevokeOutcome | None = None
 
         def work() -> None:
             try:
-                self.outcome = revoke_outcome(provider, tokens)
+                self.outcome = revoke()
             except CcloginError as exc:
                 self.outcome = RevokeOutcome("unreachable", detail=exc.message)
 
@@ -216,7 +222,43 @@ def _start_revoke(
     except CcloginError:  # an old or damaged record: logout still wipes
         return None
     ctx.debug(f"revoking the tokens of {profile.name!r} at its provider")
-    return _PendingRevoke(provider, cred)
+    from ..oauth.revoke import revoke_outcome
+
+    return _PendingRevoke(lambda: revoke_outcome(provider, cred))
+
+
+def _start_vault_revoke(
+    ctx: AppContext, profile: Profile, cred: Credential | None
+) -> _PendingRevoke | None:
+    """`auth/token/revoke-self` with the Vault login's own token, within REVOKE_TIMEOUT.
+    A token the server no longer accepts counts as revoked: it opens nothing any more."""
+    if not isinstance(cred, VaultToken):
+        return None
+    from ..errors import VaultLoginNeeded, VaultPermissionDenied
+    from ..oauth.revoke import REVOKE_TIMEOUT, RevokeOutcome
+    from ..vault.client import VaultClient
+    from .vault_login import login_settings
+
+    try:
+        settings = login_settings(ctx, profile)
+    except CcloginError:  # no address on record, or a broken config: logout still wipes
+        return None
+    settings = settings._replace(timeout=min(settings.timeout, REVOKE_TIMEOUT))
+    token = cred.token
+
+    def revoke() -> RevokeOutcome:
+        try:
+            VaultClient(settings, lambda: token).revoke_self()
+        except VaultLoginNeeded:
+            return RevokeOutcome("revoked", detail="the server no longer accepted it")
+        except VaultPermissionDenied:
+            return RevokeOutcome("refused", status=403)
+        except CcloginError as exc:
+            return RevokeOutcome("unreachable", detail=exc.message)
+        return RevokeOutcome("revoked")
+
+    ctx.debug(f"revoking the Vault token of {profile.name!r} at {settings.address}")
+    return _PendingRevoke(revoke)
 
 
 def _record_revoke(
@@ -236,9 +278,10 @@ def _record_revoke(
 def _why_not_revoked(profile: Profile, cred: Credential | None, outcome: Any) -> str:
     from .token import when
 
-    expires = cred.expires_at if isinstance(cred, OAuthTokens) else None
-    until = (f"the access token stays valid until {when(expires)}" if expires is not None
-             else "the access token stays valid until it expires")
+    expires = cred.expires_at if isinstance(cred, OAuthTokens | VaultToken) else None
+    token = "the Vault token" if isinstance(cred, VaultToken) else "the access token"
+    until = (f"{token} stays valid until {when(expires)}" if expires is not None
+             else f"{token} stays valid until it expires")
     provider = profile.extra.get("oauth.name") or profile.provider or "its provider"
     kind = "timeout" if outcome is None else outcome.kind
     if kind == "unsupported":
