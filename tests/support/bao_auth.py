@@ -169,7 +169,3 @@ def stored_blob(world: World, profile: str = "vault") -> bytes | None:
     source = FileSource(Path(world.env["CCLOGIN_PASSPHRASE_FILE"]))
     store = EncryptedFileStore(world.store_file, source, _test_only_kdf=TEST_DEFAULT)
     return store.get(f"profile:{profile}")
-
-
-def all_output_of(results: list[Any]) -> str:
-    return "\n".join(r.stdout + r.stderr for r in results)

@@ -258,3 +258,70 @@ def _revoke_quietly(settings: VaultSettings, token: Secret) -> None:
     with contextlib.suppress(CcloginError):
         VaultClient(settings._replace(timeout=min(settings.timeout, 5.0)), lambda: token).revoke_self()
 
+
+# --- cclogin as the Vault / OpenBao CLI's token helper ----------------------------------
+
+
+def helper_address(environ: Mapping[str, str]) -> str:
+    """The server the CLI is talking to: it sets BAO_ADDR and VAULT_ADDR for its helper."""
+    raw = (environ.get("BAO_ADDR") or environ.get("VAULT_ADDR") or "").strip()
+    if not raw:
+        raise UsageError(
+            "the token helper was run without BAO_ADDR / VAULT_ADDR",
+            "the Vault / OpenBao CLI sets them; run `cclogin vault token-helper` only from "
+            "its token_helper setting",
+        )
+    return parse_addresses(raw)[0]
+
+
+def helper_get(ctx: AppContext) -> Secret | None:
+    """`get`: the stored token for this server (renewed when due), None if none."""
+    from .vault_renew import usable_vault_token
+
+    login = login_for_address(ctx, helper_address(ctx.environ))
+    if login is None:
+        return None
+    cred = read_credential(ctx, login)
+    if not isinstance(cred, VaultToken):
+        return None
+    return usable_vault_token(ctx, login, cred).token
+
+
+def _helper_name(ctx: AppContext, address: str) -> str:
+    from urllib.parse import urlsplit
+
+    taken = read_metadata(ctx.paths).profiles
+    if ProfileName(DEFAULT_LOGIN) not in taken:
+        return DEFAULT_LOGIN
+    parts = urlsplit(address)
+    base = "".join(c if c.isalnum() or c in "._-" else "-" for c in (parts.hostname or "server"))
+    name = f"vault-{base}" + (f"-{parts.port}" if parts.port else "")
+    return name[:64].rstrip("-.")
+
+
+def helper_store(ctx: AppContext, token: Secret) -> Profile:
+    """`store`: keep the token the CLI just obtained as this server's Vault login
+    (replacing the one recorded for it, if any)."""
+    from ..errors import VaultPermissionDenied
+
+    address = helper_address(ctx.environ)
+    login = login_for_address(ctx, address)
+    name = login.name if login is not None else _helper_name(ctx, address)
+    settings = settings_for(ctx, address=address)
+    try:
+        info: Mapping[str, Any] = VaultClient(settings, lambda: token).lookup_self()
+    except VaultPermissionDenied:
+        info = {}  # a token that may not look itself up: kept without an expiry
+    return save_token(ctx, name, settings, token, method="token-helper", force=True, info=info)
+
+
+def helper_erase(ctx: AppContext) -> str | None:
+    """`erase`: forget this server's token here (no revocation: the CLI decides that).
+    Returns the profile's name, None when there was none."""
+    from .logout import logout
+
+    login = login_for_address(ctx, helper_address(ctx.environ))
+    if login is None:
+        return None
+    logout(ctx, login.name, revoke=False)
+    return login.name

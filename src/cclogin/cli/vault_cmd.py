@@ -1,8 +1,9 @@
-"""`cclogin vault ...`: the user's own Vault / OpenBao login."""
+"""`cclogin vault ...`: the user's own Vault / OpenBao login, and the CLI's token helper."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -141,3 +142,75 @@ def _jwt_from(where: str) -> Secret:
         raise InvalidInput(f"more than {MAX_STDIN} bytes on stdin; that is not one JWT")
     return clean_secret(data, "JWT", "--jwt-file -")
 
+
+# --- the token helper -------------------------------------------------------------------
+
+
+@command.command("token-helper")
+@click.argument("operation", type=click.Choice(["get", "store", "erase"]))
+def token_helper(operation: str) -> int:
+    """The Vault / OpenBao CLI's token_helper protocol (run by the CLI, not by you):
+    `get` prints the token for BAO_ADDR / VAULT_ADDR, `store` keeps the one on stdin,
+    `erase` forgets it. Set it up with `cclogin vault install-token-helper`."""
+    from ..accounts import vault_login
+
+    ctx = app_context()
+    if operation == "get":
+        token = vault_login.helper_get(ctx)
+        if token is not None:
+            sys.stdout.write(token.reveal())  # exactly the token: no newline (bao refuses one)
+            sys.stdout.flush()
+        return 0
+    if operation == "store":
+        from ..accounts.login import clean_secret
+
+        data = sys.stdin.read(MAX_STDIN + 1)
+        if len(data) > MAX_STDIN:
+            raise InvalidInput(f"more than {MAX_STDIN} bytes on stdin; that is not one token")
+        vault_login.helper_store(ctx, clean_secret(data, "Vault token", "store"))
+        return 0
+    vault_login.helper_erase(ctx)
+    return 0
+
+
+@command.command("install-token-helper")
+@click.option(
+    "--cli", "clis", type=click.Choice(["bao", "vault"]), multiple=True,
+    help="Whose config file to set: bao (~/.bao), vault (~/.vault); default both.",
+)
+@click.option(
+    "--path", "wrapper", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the wrapper script (default: in cclogin's data folder).",
+)
+@click.option("--force", is_flag=True, help="Replace another token_helper setting.")
+@click.option("--uninstall", is_flag=True, help="Remove the setting and the wrapper again.")
+def install_token_helper(clis: tuple[str, ...], wrapper: Path | None, force: bool, uninstall: bool) -> int:
+    """Make `bao login` / `vault login` keep their token in cclogin (not ~/.vault-token)."""
+    from ..accounts import vault_helper
+
+    ctx = app_context()
+    chosen = clis or vault_helper.CLIS
+    if uninstall:
+        report = vault_helper.uninstall(ctx, chosen, wrapper)
+        for line in report.removed:
+            note(f"cclogin: removed {line}" if not line.startswith("(") else f"cclogin: {line[1:-1]}")
+        if not report.removed:
+            note("cclogin: no token_helper of cclogin's was set")
+        else:
+            note("cclogin: the CLIs now keep their token in ~/.vault-token again; "
+                 "Vault logins stored in cclogin stay until `cclogin logout --profile NAME`")
+        return 0
+    report = vault_helper.install(ctx, chosen, wrapper, force=force)
+    note(f"cclogin: wrote the token helper {report.wrapper} (mode 700)")
+    for path in report.written:
+        old = report.replaced.get(str(path))
+        note(f"cclogin: set token_helper in {path}" + (f" (it was {old!r})" if old else ""))
+    for path in report.unchanged:
+        note(f"cclogin: {path} already uses it")
+    note("cclogin: `bao login` / `vault login` now store their token in cclogin; "
+         "undo with `cclogin vault install-token-helper --uninstall`")
+    for path in report.plaintext_tokens:
+        note(f"cclogin: warning: {path} still holds a token in plaintext (written before "
+             f"the helper); move it with `cclogin vault login --with-token < {path}` "
+             f"and then delete it")
+    return 0
