@@ -125,10 +125,12 @@ def test_token_of_the_vault_login_itself_is_renewed_too(world: World, bao_kv: Ba
     token = team_setup(world, bao_kv)
     about_to_expire(world, server, token, 30)
     with audit_log(server, tmp_path) as audit:
-        done = world.cclogin("token", "--profile", "vault")
+        done = world.cclogin("-v", "token", "--profile", "vault")
         assert done.rc == 0, done
         assert done.stdout == token + "\n"
         assert audit.count("auth/token/renew-self", accessor=world._extra["accessor"]) == 1
+    assert "renewed the Vault token of 'vault' for 3600 s" in done.stderr
+    assert token not in done.stderr  # -v explains, and never shows the token
     info = lookup(server, token)
     assert info is not None and info["ttl"] > 3000
 
