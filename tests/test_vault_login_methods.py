@@ -10,6 +10,7 @@ Vault token, the secret id, the JWT, the OIDC client secret) may appear in any o
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import socket
 from collections.abc import Callable, Iterator
@@ -341,6 +342,25 @@ def test_oidc_on_a_port_the_os_picks(world: World, bao_dev: BaoServer,
     assert done.rc == 0, done
     assert f"127.0.0.1:{oidc_mount['port']}/start/" not in done.stderr
     assert lookup(bao_dev, stored_token(world)) is not None
+
+
+def test_oidc_no_answer_in_time(bao_dev: BaoServer, oidc_mount: dict[str, Any]) -> None:
+    """Nobody signs in: the listener gives up at the time limit, with a hint for Vault."""
+    from cclogin.oauth.errors import LoginTimeout
+    from cclogin.vault.auth import oidc_login
+    from cclogin.vault.client import VaultClient
+    from cclogin.vault.settings import VaultSettings
+
+    opened: list[str] = []
+    client = VaultClient(VaultSettings((bao_dev.address,), timeout=10))
+    with pytest.raises(LoginTimeout) as caught, open(os.devnull, "w") as quiet:
+        oidc_login(client, "dev", oidc_mount["path"], redirect_uri=oidc_mount["redirect"],
+                   open_browser=opened.append, timeout=0.5, stderr=quiet)
+    assert opened and opened[0].startswith(f"http://127.0.0.1:{oidc_mount['port']}/start/")
+    assert "no sign-in arrived" in caught.value.message
+    assert "cclogin vault login --method oidc" in caught.value.hint
+    with socket.socket() as again:  # the listener is closed: the port is free again
+        again.bind(("127.0.0.1", oidc_mount["port"]))
 
 
 def test_oidc_port_in_use(world: World, bao_dev: BaoServer, oidc_mount: dict[str, Any]) -> None:

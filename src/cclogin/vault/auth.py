@@ -160,7 +160,7 @@ def oidc_login(
     stderr: TextIO | None = None,
 ) -> Secret:
     """Sign in through the browser; returns the Vault token the callback produced."""
-    from ..oauth.errors import AuthorizationDenied, StateMismatch
+    from ..oauth.errors import AuthorizationDenied, LoginTimeout, StateMismatch
     from ..oauth.flows import system_browser
     from ..oauth.loopback import LoopbackServer
 
@@ -222,7 +222,15 @@ def oidc_login(
         print(f"If it does not open, visit this address on this machine:\n  "
               f"{server.start_url}", file=out, flush=True)
         (open_browser or system_browser)(server.start_url)
-        result = server.wait(timeout)
+        try:
+            result = server.wait(timeout)
+        except LoginTimeout as exc:
+            raise LoginTimeout(
+                exc.message,
+                "run `cclogin vault login --method oidc` again and finish the sign-in in the "
+                "browser; where there is none, log in elsewhere and pass the token with "
+                "--with-token, or use --method jwt / approle",
+            ) from None
         if result.problem is not None:
             raise result.problem
         params = {"state": expected[0], "code": result.params["code"],
