@@ -106,8 +106,21 @@ def describe_token(info: Mapping[str, Any], now: float) -> tuple[float | None, b
         return float(value) if isinstance(value, int | float) and value > 0 else None
 
     ttl = seconds("ttl")
-    expires = now + ttl if ttl is not None else None
+    expires = _instant(info.get("expire_time")) or (now + ttl if ttl is not None else None)
     return expires, bool(info.get("renewable", False)), seconds("period") or seconds("creation_ttl")
+
+
+def _instant(value: Any) -> float | None:
+    """lookup-self's `expire_time` (RFC 3339, null for a token without a TTL): exact,
+    where `ttl` is whole seconds and says 0 in a token's last second."""
+    if not isinstance(value, str) or not value:
+        return None
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 def save_token(
