@@ -45,15 +45,18 @@ def _tmpfs(where: Path, size: str) -> Iterator[None]:
         subprocess.run(["umount", "-l", str(where)], capture_output=True, check=False)
 
 
-def test_a_50_mb_file_is_refused_from_its_size(legacy_home: LegacyHome) -> None:
+def test_a_file_over_the_size_limit_is_judged_from_its_size(legacy_home: LegacyHome) -> None:
+    """Over CCLOGIN_MIGRATE_MAX_SIZE a file is not loaded, only read through in blocks
+    for the names of credentials (test_migrate_large.py has one that names one)."""
     big = legacy_home.home / "big.json"
     with big.open("wb") as f:
-        f.truncate(50 << 20)  # sparse: reading it all would be the bug
+        f.truncate(50 << 20)  # sparse
 
-    result = legacy_home.run("migrate", "--from", str(big))
+    result = legacy_home.run("migrate", "--from", str(big), CCLOGIN_MIGRATE_MAX_SIZE="16M")
 
-    assert result.returncode == 1
-    assert "more than" in result.stderr and "not read" in result.stderr
+    assert result.returncode == 0, result.stderr
+    assert "is 50 MiB, more than the 16 MiB cclogin reads" in result.stderr
+    assert "names no credential migrate moves" in result.stderr
     assert big.stat().st_size == 50 << 20
 
 

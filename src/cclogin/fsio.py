@@ -15,7 +15,7 @@ import os
 import stat
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from .errors import CcloginError, UnsafeFile
@@ -71,12 +71,21 @@ def temp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.urandom(6).hex()}{TEMP_SUFFIX}")
 
 
-def atomic_write(path: Path, data: bytes, mode: int = 0o600, *, private_dir: bool = True) -> None:
+def atomic_write(
+    path: Path,
+    data: bytes | memoryview | Sequence[bytes | memoryview],
+    mode: int = 0o600,
+    *,
+    private_dir: bool = True,
+) -> None:
     """Replace `path` with `data` atomically and durably; no partial file on failure.
 
+    `data` may be a sequence of pieces, written one after the other (a large file with
+    an edit is written from views into the bytes read, not from a copy).
     `private_dir=False` is for files that are not ours (Claude Code's, a user's `.env`):
     their folder's mode is left alone.
     """
+    pieces = [data] if isinstance(data, bytes | memoryview) else data
     if private_dir:
         ensure_private_dir(path.parent)
     tmp = temp_name(path)
@@ -87,9 +96,10 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600, *, private_dir: boo
         raise write_error(path, exc) from None
     try:
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            for piece in pieces:
+                view = memoryview(piece)
+                while view:
+                    view = view[os.write(fd, view) :]
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -137,29 +147,63 @@ def check_private(path: Path, st: os.stat_result) -> None:
         )
 
 
-def read_at_most(fd: int, limit: int) -> bytes:
-    """Up to `limit` bytes from `fd`: a file growing while read cannot exhaust memory."""
+def read_at_most(fd: int, limit: int, size_hint: int = 0) -> bytes:
+    """Up to `limit` bytes from `fd`: a file growing while read cannot exhaust memory.
+
+    `size_hint` (the file's size from fstat): read in one call of that size (+1, to see
+    growth), so a large file is one bytes object, never blocks plus their join (2x)."""
     chunks = []
     remaining = limit
+    block = max(min(size_hint + 1, limit), 1 << 16)
     while remaining > 0:
-        chunk = os.read(fd, min(remaining, 1 << 16))
+        chunk = os.read(fd, min(remaining, block))
         if not chunk:
             break
         chunks.append(chunk)
         remaining -= len(chunk)
-    return b"".join(chunks)
+        block = 1 << 16
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def read_private(path: Path, max_size: int = 1 << 20) -> bytes | None:
-    """Read a file that must be private to us; None when it does not exist."""
+def digest_of(fd: int) -> str:
+    """SHA-256 of what is left to read from `fd`, read in blocks (no copy of the file)."""
+    import hashlib  # not at the top: `token` imports this module and never hashes a file
+
+    h = hashlib.sha256()
+    while chunk := os.read(fd, 1 << 20):
+        h.update(chunk)
+    return h.hexdigest()
+
+
+def private_digest(path: Path) -> str | None:
+    """The SHA-256 of a file that must be private to us, read in blocks (a check that a
+    large file we wrote reads back as written holds no second copy of it)."""
+    fd = _open_private(path)
+    if fd is None:
+        return None
     try:
-        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _BINARY | _CLOEXEC)
+        check_private(path, os.fstat(fd))
+        return digest_of(fd)
+    finally:
+        os.close(fd)
+
+
+def _open_private(path: Path) -> int | None:
+    try:
+        return os.open(path, os.O_RDONLY | _NOFOLLOW | _BINARY | _CLOEXEC)
     except FileNotFoundError:
         return None
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise UnsafeFile(f"{path} is a symlink; refusing to follow it") from None
         raise CcloginError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def read_private(path: Path, max_size: int = 1 << 20) -> bytes | None:
+    """Read a file that must be private to us; None when it does not exist."""
+    fd = _open_private(path)
+    if fd is None:
+        return None
     try:
         st = os.fstat(fd)
         check_private(path, st)
@@ -168,7 +212,7 @@ def read_private(path: Path, max_size: int = 1 << 20) -> bytes | None:
                 f"{path} is {st.st_size} bytes, more than the {max_size} allowed",
                 "this is not a file cclogin wrote; move it aside",
             )
-        data = read_at_most(fd, max_size + 1)
+        data = read_at_most(fd, max_size + 1, st.st_size)
         if len(data) > max_size:
             raise CcloginError(f"{path} grew past {max_size} bytes while being read")
         return data

@@ -18,17 +18,17 @@ from pathlib import Path
 from ..accounts.context import AppContext
 from ..accounts.profiles import editing_metadata, read_metadata
 from ..errors import CcloginError, StoreCorrupt, StoreError
-from ..fsio import atomic_write, read_private
+from ..fsio import atomic_write, private_digest
 from ..model import Credential, Profile, load_credential, profile_name, secret_key
 from ..store.base import SecretStore
 from .claude_locks import claude_locks
 from .claude_running import check_running, running_claude
 from .crash import crash_point
-from .files import Read, read_source, remove_file, replace_file, sha256
+from .files import read_digest, read_source, remove_file, replace_file, sha256, source_limit
 from .journal import Journal, migrate_lock
 from .plan import FilePlan, Item, Namer, build_blob, origins_of, plan_file
 from .recover import recover_all, settle
-from .scan import Scanned, scan
+from .scan import Scanned, loaded, scan
 from .sources import detect, kept_lines
 
 MAX_ATTEMPTS = 3  # re-reads of a file that keeps changing under us
@@ -85,34 +85,58 @@ def migrate(ctx: AppContext, opts: Options) -> Report:
                 report.fail(exc.message)
         scanned = scan(ctx.environ, opts.from_paths)
         _check_claude_running(ctx, opts, scanned, report)
-        store: SecretStore | None = None
-        store_name: str | None = None
-        namer = _namer(ctx, opts.force, set())
+        run = _Run(ctx, opts, report, _namer(ctx, opts.force, set()))
         for item in scanned:
-            if _migrated_before(ctx, item, report):
-                continue
-            if not _usable(item, report) or item.read is None:
-                continue
-            report.found_any = True
-            if store_name is None:  # first: the passphrase is asked before any file is planned
-                store, store_name = _select(ctx, opts.dry_run, report)
-                report.store_name = store_name
-            plan = plan_file(
-                item.path, item.read, item.detection.hits, namer, opts.leave_reference
-            )
-            _describe(plan, store_name, report, opts.dry_run, item.note)
-            if plan.conflicts:
-                for c in plan.conflicts:
-                    report.fail(
-                        f"profile {c.profile!r} already holds a different credential; {item.path} "
-                        "was left as it is (pass --force to replace the profile)"
-                    )
-                continue
-            if not opts.dry_run and store is not None:
-                _migrate_file(ctx, store, plan, opts, report)
+            # A large file's bytes were let go after its scan; they are read again for
+            # its turn and let go once `_one_file` returns: one large file at a time.
+            _one_file(run, loaded(item, run.limit) if item.detection.hits else item)
         if not report.found_any and report.failures == 0:
             report.say("nothing to migrate: no plaintext credential found (already migrated?)")
     return report
+
+
+@dataclass
+class _Run:
+    ctx: AppContext
+    opts: Options
+    report: Report
+    namer: Namer
+    store: SecretStore | None = None
+    store_name: str | None = None
+
+    @property
+    def limit(self) -> int:
+        return source_limit(self.ctx.environ)
+
+
+def _one_file(run: _Run, item: Scanned) -> None:
+    ctx, opts, report = run.ctx, run.opts, run.report
+    if _migrated_before(ctx, item, report):
+        return
+    if not _usable(item, report) or item.read is None:
+        return
+    report.found_any = True
+    if run.store_name is None:  # first: the passphrase is asked before any file is planned
+        run.store, run.store_name = _select(ctx, opts.dry_run, report)
+        report.store_name = run.store_name
+    plan = plan_file(
+        item.path,
+        item.read,
+        item.detection.hits,
+        run.namer,
+        opts.leave_reference,
+        item.detection.index,
+    )
+    _describe(plan, run.store_name, report, opts.dry_run, item.note)
+    if plan.conflicts:
+        for c in plan.conflicts:
+            report.fail(
+                f"profile {c.profile!r} already holds a different credential; {item.path} "
+                "was left as it is (pass --force to replace the profile)"
+            )
+        return
+    if not opts.dry_run and run.store is not None:
+        _migrate_file(ctx, run.store, plan, opts, report)
 
 
 def _check_claude_running(
@@ -272,17 +296,24 @@ def _migrate_file(
             except CcloginError as again:
                 report.say(f"  {again.message}")
             return
-        if outcome is None:
+        if not outcome:
             return
         # The file changed between our read and its removal: migrate what is there now.
         report.say(f"{plan.path} changed while being migrated; reading it again")
         owned |= {i.profile for i in plan.items}
-        hits = detect(plan.path, outcome.data).hits
-        if not hits:
-            report.say(f"{plan.path} no longer holds a credential; the stored copy stays")
+        path = plan.path
+        del plan  # its bytes go before the new ones come
+        current = read_source(path, source_limit(ctx.environ))
+        if current is None:
+            report.fail(f"{path} disappeared while being migrated; its credential is stored")
             return
+        detection = detect(path, current.data)
+        if not detection.hits:
+            report.say(f"{path} no longer holds a credential; the stored copy stays")
+            return
+        namer = _namer(ctx, opts.force, owned)
         plan = plan_file(
-            plan.path, outcome, hits, _namer(ctx, opts.force, owned), opts.leave_reference
+            path, current, detection.hits, namer, opts.leave_reference, detection.index
         )
     report.fail(f"{plan.path} kept changing; try again when nothing else writes it")
 
@@ -294,8 +325,8 @@ def _journal(plan: FilePlan, store: SecretStore, opts: Options, ctx: AppContext)
         id=jid,
         op="migrate",
         path=str(plan.path),
-        source_sha=sha256(plan.read.data),
-        after_sha=sha256(plan.after),
+        source_sha=plan.read.digest,
+        after_sha=plan.after_sha,
         delete=plan.delete,
         mode=plan.read.mode,
         backup=str(ctx.paths.backup_dir / f"{first}.{jid}.bak"),
@@ -312,8 +343,8 @@ def _attempt_file(
     journal: Journal,
     opts: Options,
     report: Report,
-) -> Read | None:
-    """None when done; the file's new Read when it changed before its removal."""
+) -> bool:
+    """False when done; True when the file changed before its removal (nothing removed)."""
     existing = read_metadata(ctx.paths).profiles
     targets = _targets(ctx, store, plan, existing)
     journal.profiles = [
@@ -341,15 +372,15 @@ def _attempt_file(
     crash_point("profile-written")
     backup = Path(str(journal.backup))
     atomic_write(backup, plan.read.data)
-    if read_private(backup, len(plan.read.data) + 1) != plan.read.data:
+    if private_digest(backup) != plan.read.digest:  # read back in blocks: no second copy
         raise CcloginError(f"the backup {backup} does not read back as written")
     crash_point("backup-written")
     changed = _remove_plaintext(ctx, plan)
     crash_point("locks-released")
-    if changed is not None:
+    if changed:
         backup.unlink()
         journal.remove(ctx.paths)
-        return changed
+        return True
     _verify(targets, plan)
     if opts.keep_backup:
         report.say(f"  kept a backup (mode 600) in {backup}")
@@ -362,7 +393,7 @@ def _attempt_file(
             report.migrated.append(profile)
     report.moved.append(plan.path)
     report.say(_done_line(plan))
-    return None
+    return False
 
 
 def _targets(
@@ -405,7 +436,9 @@ def _profile(
     )
 
 
-def _remove_plaintext(ctx: AppContext, plan: FilePlan) -> Read | None:
+def _remove_plaintext(ctx: AppContext, plan: FilePlan) -> bool:
+    """Under Claude Code's locks: the plaintext goes if the file is still exactly as read
+    (its digest, read in blocks); True when it changed (nothing removed)."""
     guard = (
         claude_locks(ctx.paths, ctx.environ, ctx.notify, files=[plan.path])
         if plan.claude_file
@@ -413,27 +446,27 @@ def _remove_plaintext(ctx: AppContext, plan: FilePlan) -> Read | None:
     )
     with guard:
         crash_point("before-source-check")
-        current = read_source(plan.path)
-        if current is None or current.data != plan.read.data:
-            if current is None:
-                raise CcloginError(
-                    f"{plan.path} disappeared while being migrated; its credential is stored"
-                )
-            return current
+        current = read_digest(plan.path)
+        if current is None:
+            raise CcloginError(
+                f"{plan.path} disappeared while being migrated; its credential is stored"
+            )
+        if current.digest != plan.read.digest:
+            return True
         if plan.delete:
             remove_file(plan.path)
         else:
-            replace_file(plan.path, plan.after, plan.mode)
+            replace_file(plan.path, plan.after.pieces, plan.mode)
         crash_point("source-rewritten")
-    return None
+    return False
 
 
 def _verify(targets: dict[str, tuple[SecretStore, Profile, bytes]], plan: FilePlan) -> None:
     for target, profile, blob in targets.values():
         if target.get(secret_key(profile.name)) != blob:
             raise StoreCorrupt(f"profile {profile.name!r} no longer reads back from {target.name}")
-    now = read_source(plan.path)
-    if (now.data if now else b"") != plan.after:
+    now = read_digest(plan.path)
+    if (now.digest if now else sha256(b"")) != plan.after_sha:
         raise CcloginError(f"{plan.path} does not read back as written")
 
 

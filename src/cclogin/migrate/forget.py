@@ -15,9 +15,9 @@ from pathlib import Path
 from ..accounts.context import AppContext
 from ..model import Credential
 from .claude_locks import claude_locks
-from .files import read_source, remove_file, replace_file
+from .files import read_digest, remove_file, replace_file, source_limit
 from .plan import Namer, plan_file, same_credential
-from .scan import Scanned, scan
+from .scan import Scanned, loaded, scan
 from .sources import kept_lines
 
 
@@ -38,29 +38,38 @@ def remove_copies(ctx: AppContext, cred: Credential, extra: list[Path]) -> list[
     killed Claude Code write that do not parse (only deleting them helps).
     """
     changed: list[Path] = []
-    for item in scan(ctx.environ, extra):
-        _say_left(ctx, item)
-        if item.read is None:
-            continue
-        hits = [h for h in item.detection.hits if same_credential(h.cred, cred)]
-        if not hits or item.read.nlink > 1:
-            continue  # another name would keep it: logout's re-scan reports the file
-        plan = plan_file(item.path, item.read, hits, Namer({}, None, True, set()))
-        guard = (
-            claude_locks(ctx.paths, ctx.environ, ctx.notify, files=[item.path])
-            if plan.claude_file
-            else contextlib.nullcontext()
-        )
-        with guard:
-            current = read_source(item.path)
-            if current is None or current.data != item.read.data or current.nlink > 1:
-                continue  # changed meanwhile: the re-scan after logout reports it
-            if plan.delete:
-                remove_file(item.path)
-            else:
-                replace_file(item.path, plan.after, plan.mode)
-        changed.append(item.path)
+    for scanned in scan(ctx.environ, extra):
+        _say_left(ctx, scanned)
+        if scanned.read is not None and _strip(ctx, scanned, cred):
+            changed.append(scanned.path)
     return changed
+
+
+def _strip(ctx: AppContext, scanned: Scanned, cred: Credential) -> bool:
+    """Remove `cred` from one scanned file; whether it was removed. (A function of its
+    own so that a large file's bytes are let go before the next file's are read.)"""
+    if not any(same_credential(h.cred, cred) for h in scanned.detection.hits):
+        return False
+    item = loaded(scanned, source_limit(ctx.environ))  # a large file's bytes again
+    hits = [h for h in item.detection.hits if same_credential(h.cred, cred)]
+    if item.read is None or not hits or item.read.nlink > 1:
+        return False  # another name would keep it: logout's re-scan reports the file
+    namer = Namer({}, None, True, set())
+    plan = plan_file(item.path, item.read, hits, namer, index=item.detection.index)
+    guard = (
+        claude_locks(ctx.paths, ctx.environ, ctx.notify, files=[item.path])
+        if plan.claude_file
+        else contextlib.nullcontext()
+    )
+    with guard:
+        current = read_digest(item.path)
+        if current is None or current.digest != item.read.digest or current.nlink > 1:
+            return False  # changed meanwhile: the re-scan after logout reports it
+        if plan.delete:
+            remove_file(item.path)
+        else:
+            replace_file(item.path, plan.after.pieces, plan.mode)
+    return True
 
 
 _SAID: set[str] = set()  # logout --all sweeps once per profile; say each thing once

@@ -188,35 +188,33 @@ def set_api_key_helper(ctx: AppContext, profile_name: str, force: bool = False) 
     value = json.dumps(command, ensure_ascii=False)
     with migrate_lock(ctx.paths):
         current = read_source(path)
-        try:
-            text = current.data.decode("utf-8") if current else ""
-        except UnicodeDecodeError:
-            text = "\ufffd"  # not JSON: refused below, the file left as it is
-        before = jsonedit.member_text(text, KEY) if text.strip() else None
-        if text.strip() and jsonedit.members(text) is None:
+        before_data = current.data if current else b""
+        index = _settings_index(before_data) if before_data.strip() else None
+        if before_data.strip() and index is None:
             raise HelperRefused(
                 f"{path} is not a JSON object; apiKeyHelper was not set",
                 f"fix the file, then run `cclogin migrate --set-api-key-helper` again, "
                 f"or {exec_alternative(profile_name)}",
             )
-        old = jsonedit.value_text(text, KEY) if before is not None else None
-        if old is not None and json.loads(old) == command:
+        member = jsonedit.member_bytes(before_data, index, KEY) if index else None
+        before = member.decode("utf-8") if member is not None else None
+        old = index.values.get(KEY) if index is not None and before is not None else None
+        if old is not None and old == command:
             return f"apiKeyHelper in {path} already runs `{command}`"
-        if old is not None and not force:
+        if before is not None and not force:
             raise HelperRefused(
                 f"{path} already sets apiKeyHelper to something else; left as it is",
                 f"pass --force to replace it with `{command}` (`migrate --undo` puts it back)",
             )
-        if text.strip():
-            span = jsonedit.upsert_span(text, KEY, value)
-            assert span is not None  # noqa: S101 - members() was checked above
+        if index is not None:
+            span = jsonedit.upsert_span(before_data, index, KEY, value.encode())
+            assert span is not None  # noqa: S101 - an object, checked above
             start, end, new = span
-            after = text[:start] + new + text[end:]
-            edit = Edit(len(text[:start].encode()), text[start:end].encode(), new.encode())
+            data = before_data[:start] + new + before_data[end:]
+            edit = Edit(start, before_data[start:end], new)
         else:  # absent or empty: a file of our own making
-            after = "{\n  " + json.dumps(KEY) + ": " + value + "\n}\n"
-            edit = Edit(0, current.data if current else b"", after.encode())
-        data = after.encode()
+            data = ("{\n  " + json.dumps(KEY) + ": " + value + "\n}\n").encode()
+            edit = Edit(0, before_data, data)
         origin = settings_origin(
             path, KEY, before, value, [edit], sha256(data), created=current is None
         )
@@ -226,11 +224,20 @@ def set_api_key_helper(ctx: AppContext, profile_name: str, force: bool = False) 
         again = read_source(path)
         if again is None or again.data != data:
             raise CcloginError(f"{path} does not read back as written")
-    replaced = " (replacing the previous one; `migrate --undo` puts it back)" if old else ""
+    replaced = " (replacing the previous one; `migrate --undo` puts it back)" if before else ""
     return (
         f"set apiKeyHelper in {path} to `{command}`{replaced}: Claude Code now asks "
         "cclogin for the key"
     )
+
+
+def _settings_index(data: bytes) -> jsonedit.Index | None:
+    """settings.json indexed (apiKeyHelper decoded); None if it is no JSON object."""
+    try:
+        index = jsonedit.parse(data, (KEY,))
+    except ValueError:
+        return None
+    return index if index.members is not None else None
 
 
 def _record(ctx: AppContext, profile_name: str, origin: dict[str, Any]) -> None:

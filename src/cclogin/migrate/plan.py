@@ -19,7 +19,8 @@ from ..errors import CcloginError
 from ..model import Credential, Profile, dump_credential, primary_secret
 from . import jsonedit
 from .files import Read, sha256
-from .sources import Hit, kept_secret_keys
+from .sources import Hit, kept_secret_keys, parse_json
+from .splice import Spliced
 
 MIGRATION_ID = "0001-claude-code-plaintext"
 Action = Literal["store", "same", "replace", "conflict"]
@@ -73,7 +74,8 @@ class FilePlan:
     path: Path
     read: Read
     items: list[Item]
-    after: bytes = b""
+    after: Spliced = field(default_factory=lambda: Spliced(b""))  # views into read.data
+    after_sha: str = ""
     delete: bool = False  # nothing but the credential was in it
     claude_file: bool = True  # take Claude Code's locks while touching it
     mode: int = 0o600  # the rewritten file's mode: its own, or 0600 if secrets stay in it
@@ -123,31 +125,97 @@ class Namer:
 
 
 def plan_file(
-    path: Path, read: Read, hits: list[Hit], namer: Namer, reference: bool = False
+    path: Path,
+    read: Read,
+    hits: list[Hit],
+    namer: Namer,
+    reference: bool = False,
+    index: jsonedit.Index | None = None,
 ) -> FilePlan:
     """`reference`: a `.env` entry keeps its line, its key replaced by `cclogin://PROFILE`
-    (`migrate --leave-reference`); otherwise the line becomes a comment."""
+    (`migrate --leave-reference`); otherwise the line becomes a comment. `index`: the
+    JSON file's, from its detection (parsed once: `sources.Detection.index`)."""
+    if hits and hits[0].shape == "json":
+        plan = _plan_json(path, read, hits, namer, index or parse_json(read.data))
+    else:
+        plan = _plan_dotenv(path, read, hits, namer, reference)
+    plan.after_sha = plan.after.digest()
+    return plan
+
+
+def _plan_json(
+    path: Path, read: Read, hits: list[Hit], namer: Namer, index: jsonedit.Index
+) -> FilePlan:
+    """Each hit's members cut out by byte span, in order, as if one after the other
+    (each edit's offset is in the file as the earlier edits left it, for undo)."""
+    after = Spliced(read.data)
+    gone: list[tuple[int, int]] = []  # spans cut so far, in the bytes as read
+    left: dict[tuple[str, ...], list[jsonedit.Member]] = {}  # members not cut, per object
+    items: list[Item] = []
+    for hit in hits:
+        name, action = namer.choose(hit)
+        item = Item(hit, name, action, mode=read.mode)
+        if hit.within not in left:
+            left[hit.within] = jsonedit.members(read.data, index, hit.within) or []
+        found = left[hit.within]
+        for key in hit.keys:
+            for member in [m for m in reversed(found) if m.key == key]:  # the last first
+                item.members.append(
+                    after.slice(_now(gone, member.start), _now(gone, member.end)).decode()
+                )
+                start, end = jsonedit.removal_span(found, member)
+                item.edits.append(_cut(after, gone, start, end))
+                found.remove(member)
+        item.after_sha = after.digest()
+        items.append(item)
+    plan = FilePlan(path, read, items, after)
+    # Claude Code's other secrets stay in the file (sources.KEPT_SECRET_KEYS): 0600.
+    plan.mode = 0o600 if items and kept_secret_keys(dict(index.values)) else read.mode
+    top = left[()] if () in left else list(index.members or ())
+    if items and not top:
+        # Only Claude Code's secrets were in it: the file goes (undo writes it back).
+        last = items[-1]
+        last.edits.append(Edit(0, after.tobytes(), b""))  # what is left: `{}`, a BOM
+        plan.after = Spliced(b"")
+        last.after_sha = sha256(b"")
+        plan.delete = True
+    return plan
+
+
+def _now(gone: list[tuple[int, int]], offset: int) -> int:
+    """Where `offset` of the bytes as read is once the spans in `gone` are cut."""
+    return offset - sum(min(end, offset) - start for start, end in gone if start < offset)
+
+
+def _cut(after: Spliced, gone: list[tuple[int, int]], start: int, end: int) -> Edit:
+    """Cut [start, end) of the bytes as read (parts cut before stay cut) from `after`."""
+    offset, stop = _now(gone, start), _now(gone, end)
+    old = after.replace(offset, stop - offset, b"")
+    merged: list[tuple[int, int]] = []
+    for span in sorted([*gone, (start, end)]):
+        if merged and span[0] <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], span[1]))
+        else:
+            merged.append(span)
+    gone[:] = merged
+    return Edit(offset, old, b"")
+
+
+def _plan_dotenv(
+    path: Path, read: Read, hits: list[Hit], namer: Namer, reference: bool
+) -> FilePlan:
     text = read.data.decode("utf-8")
     original = len(text)
     items: list[Item] = []
     for hit in hits:
         name, action = namer.choose(hit)
         item = Item(hit, name, action, mode=read.mode)
-        text = _apply_hit(text, item, len(text) - original, reference)
+        text = _apply_line(text, item, len(text) - original, reference)
         item.after_sha = sha256(text.encode())
         items.append(item)
-    plan = FilePlan(path, read, items, claude_file=all(h.shape == "json" for h in hits))
-    plan.reference = reference and any(h.shape == "dotenv" for h in hits)
-    # Claude Code's other secrets stay in the file (sources.KEPT_SECRET_KEYS): 0600.
-    plan.mode = 0o600 if items and kept_secret_keys(text) else read.mode
-    if items and items[0].hit.shape == "json" and jsonedit.members(text) == []:
-        # Only Claude Code's secrets were in it: the file goes (undo writes it back).
-        last = items[-1]
-        last.edits.append(Edit(0, text.encode(), b""))
-        text = ""
-        last.after_sha = sha256(b"")
-        plan.delete = True
-    plan.after = text.encode()
+    plan = FilePlan(path, read, items, Spliced(text.encode()), claude_file=not hits)
+    plan.reference = reference and bool(hits)
+    plan.mode = read.mode
     return plan
 
 
@@ -155,30 +223,21 @@ def replan(path: Path, read: Read, names: list[str], reference: bool = False) ->
     """The same plan again for the same bytes and names (recovery: journals hold no secret)."""
     from .sources import detect
 
-    hits = detect(path, read.data).hits
+    detection = detect(path, read.data)
     fixed = iter(names)
 
     class _Fixed(Namer):
         def choose(self, hit: Hit) -> tuple[str, Action]:
             return next(fixed, hit.base_name), "store"
 
-    return plan_file(path, read, hits, _Fixed({}, None, True, set()), reference)
+    namer = _Fixed({}, None, True, set())
+    return plan_file(path, read, detection.hits, namer, reference, detection.index)
 
 
-def _apply_hit(text: str, item: Item, shift: int, reference: bool) -> str:
-    """Remove one hit's plaintext from `text`; `shift`: how far earlier edits moved a
-    .env entry (hits come in file order, so every earlier edit lies before this one)."""
+def _apply_line(text: str, item: Item, shift: int, reference: bool) -> str:
+    """Replace one `.env` entry's line in `text`; `shift`: how far earlier edits moved it
+    (hits come in file order, so every earlier edit lies before this one)."""
     hit = item.hit
-    if hit.shape == "json":
-        for key in hit.keys:
-            while (span := jsonedit.removal_span(text, key, hit.within)) is not None:
-                member = jsonedit.member_text(text, key, hit.within)
-                if member is not None:
-                    item.members.append(member)
-                start, end = span
-                item.edits.append(Edit(len(text[:start].encode()), text[start:end].encode(), b""))
-                text = text[:start] + text[end:]
-        return text
     start, end = (p + shift for p in hit.span)
     old = text[start:end]
     if reference:

@@ -22,11 +22,19 @@ from pathlib import Path
 from ..accounts.context import AppContext
 from ..accounts.profiles import editing_metadata, read_metadata
 from ..errors import CcloginError, SecretNotFound
-from ..fsio import TEMP_SUFFIX, read_private
+from ..fsio import TEMP_SUFFIX, private_digest, read_private
 from ..model import Profile, secret_key
 from .claude_locks import claude_locks, release_leftover_locks
 from .crash import crash_point
-from .files import Read, read_source, remove_file, remove_stale_temps, replace_file, sha256
+from .files import (
+    read_digest,
+    read_source,
+    remove_file,
+    remove_stale_temps,
+    replace_file,
+    sha256,
+    source_limit,
+)
 from .journal import Journal, journal_files, migrate_lock, try_migrate_lock
 from .pending import has_leftovers
 
@@ -96,9 +104,10 @@ def settle(ctx: AppContext, journal: Journal, *, interrupted: bool) -> list[str]
             "then run `cclogin migrate`",
         )
     stored = all(a == HELD for a in answers)
-    current: Read | _Unknown | None
+    current: str | _Unknown | None  # the file's digest now (read in blocks, not kept)
     try:
-        current = read_source(path)
+        now = read_digest(path)
+        current = now.digest if now is not None else None
     except CcloginError:
         current = None if not path.exists() else _Unknown()
     backup = Path(journal.backup) if journal.backup else None
@@ -106,11 +115,7 @@ def settle(ctx: AppContext, journal: Journal, *, interrupted: bool) -> list[str]
     remove_stale_temps(path)
     if stored:
         _ensure_profiles(ctx, profiles)
-        untouched = (
-            current is not None
-            and not isinstance(current, _Unknown)
-            and sha256(current.data) == journal.source_sha
-        )
+        untouched = current == journal.source_sha
         if untouched:
             try:
                 with (
@@ -118,9 +123,7 @@ def settle(ctx: AppContext, journal: Journal, *, interrupted: bool) -> list[str]
                     if journal.claude_file
                     else contextlib.nullcontext()
                 ):
-                    again = read_source(path)
-                    if again is not None and sha256(again.data) == journal.source_sha:
-                        _remove_plaintext(path, journal)
+                    _remove_plaintext(ctx, path, journal)
                 lines.append(f"finished {what} {path}: the plaintext is gone")
             except CcloginError as exc:
                 lines.append(
@@ -145,22 +148,20 @@ def _roll_back(
     ctx: AppContext,
     journal: Journal,
     profiles: list[Profile],
-    current: Read | _Unknown | None,
+    current: str | _Unknown | None,
     what: str,
 ) -> list[str]:
     """The store does not hold every credential: the source is (or goes back) as it was."""
     path = Path(journal.path)
     backup = Path(journal.backup) if journal.backup else None
-    backup_data = read_private(backup) if backup and backup.exists() else None
-    backup_ok = backup_data is not None and sha256(backup_data) == journal.source_sha
-    lines: list[str] = []
-    intact = (
-        current is not None
-        and not isinstance(current, _Unknown)
-        and sha256(current.data) == journal.source_sha
+    backup_ok = (
+        backup is not None and backup.exists() and private_digest(backup) == journal.source_sha
     )
-    gone = current is None or (
-        not isinstance(current, _Unknown) and sha256(current.data) == journal.after_sha
+    lines: list[str] = []
+    intact = current == journal.source_sha
+    gone = current is None or current == journal.after_sha
+    backup_data = (
+        read_private(backup, source_limit(ctx.environ)) if gone and backup_ok and backup else None
     )
     if gone and backup_ok and backup is not None and backup_data is not None:
         # Should not happen (the source changes only once the store holds it), but
@@ -206,10 +207,10 @@ def _ask(ctx: AppContext, profile: Profile, blob_sha: str) -> str | CcloginError
 
 def _as_read(path: Path, source_sha: str) -> bool:
     try:
-        again = read_source(path)
+        again = read_digest(path)
     except CcloginError:
         return False
-    return again is not None and sha256(again.data) == source_sha
+    return again is not None and again.digest == source_sha
 
 
 def _ensure_profiles(ctx: AppContext, profiles: list[Profile]) -> None:
@@ -235,21 +236,22 @@ def _drop_unfinished(ctx: AppContext, profiles: list[Profile], journal: Journal)
                 meta.remove(profile.name)
 
 
-def _remove_plaintext(path: Path, journal: Journal) -> None:
-    """Finish what the journal planned, recomputed from the file (the journal has no secret)."""
+def _remove_plaintext(ctx: AppContext, path: Path, journal: Journal) -> None:
+    """Finish what the journal planned, recomputed from the file (the journal has no
+    secret); only while the file is still exactly as the run read it."""
+    current = read_source(path, source_limit(ctx.environ))
+    if current is None or current.digest != journal.source_sha:
+        return
     if journal.delete:
         remove_file(path)
         return
     from .plan import replan
 
-    current = read_source(path)
-    if current is None:
-        return
     names = [str(e["profile"]["name"]) for e in journal.profiles]
     plan = replan(path, current, names, journal.reference)
-    if sha256(plan.after) != journal.after_sha:
+    if plan.after_sha != journal.after_sha:
         raise CcloginError(f"{path}: the recomputed file does not match the journal; left as it is")
-    replace_file(path, plan.after, current.mode)
+    replace_file(path, plan.after.pieces, current.mode)
 
 
 def _remove_backup_temps(ctx: AppContext) -> None:

@@ -17,6 +17,7 @@ Shapes (migrations/0001-claude-code-plaintext/MIGRATION.md):
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +62,17 @@ _MARKERS = (
     *(k.encode() for k in KEPT_SECRET_KEYS),
 )
 
+# The top-level members detection decodes; every other member is only checked (jsonedit).
+JSON_WANT = frozenset(("claudeAiOauth", "primaryApiKey", "env", *KEPT_SECRET_KEYS))
+# Markers that name a credential migrate would move, for a file too large to parse.
+_MOVED_NAMES = (
+    (b"primaryApiKey", "primaryApiKey"),
+    (b"claudeAiOauth", "claudeAiOauth (a Claude subscription login)"),
+    *((v.encode(), v) for v in SETTINGS_ENV),
+)
+MAX_TEXT = 16 << 20  # a .env-style file (or any text not JSON) larger than this is no .env
+_LEADING_WS = re.compile(rb"[ \t\n\r\x0b\x0c]*")
+
 Shape = Literal["json", "dotenv"]
 
 
@@ -88,6 +100,7 @@ class Detection:
     kept: list[str] = field(default_factory=list)  # KEPT_SECRET_KEYS present (names only)
     hint: str | None = None  # what to do about `problem`, when there is a better fix
     notes: list[str] = field(default_factory=list)  # said, not failed: "nothing to migrate"
+    index: jsonedit.Index | None = field(default=None, repr=False)  # a JSON file's, parsed once
 
     @property
     def looks_secret(self) -> bool:
@@ -103,65 +116,105 @@ def kept_lines(path: Path, kept: list[str]) -> list[str]:
     ]
 
 
-BOM = "\ufeff"  # editors on Windows write one; RFC 8259 section 8.1 lets a parser ignore it
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON (RFC 8259)")
-
-
-def loads_legacy(text: str) -> Any:
-    """A legacy file's text as RFC 8259 JSON: a leading BOM is tolerated, NaN and
-    Infinity (which Python's json accepts) are refused. ValueError otherwise."""
-    return json.loads(text.removeprefix(BOM), parse_constant=_refuse_constant)
-
-
-def kept_secret_keys(text: str) -> list[str]:
-    """The KEPT_SECRET_KEYS in a JSON object text that hold something (not empty)."""
-    try:
-        doc = loads_legacy(text)
-    except ValueError:
+def kept_secret_keys(values: dict[str, Any] | Any) -> list[str]:
+    """The KEPT_SECRET_KEYS that hold something (not empty), of a decoded JSON object
+    (or `jsonedit.Index.values` of one parsed with JSON_WANT)."""
+    if not isinstance(values, dict):
         return []
-    if not isinstance(doc, dict):
-        return []
-    return [k for k in KEPT_SECRET_KEYS if doc.get(k) not in (None, "", {}, [])]
+    return [k for k in KEPT_SECRET_KEYS if values.get(k) not in (None, "", {}, [])]
+
+
+def parse_json(data: bytes) -> jsonedit.Index:
+    """A JSON file indexed for detection and planning (ValueError if it is not JSON)."""
+    return jsonedit.parse(data, JSON_WANT)
 
 
 def detect(path: Path, data: bytes) -> Detection:
+    start = len(jsonedit.BOM) if data.startswith(jsonedit.BOM) else 0
+    at = _LEADING_WS.match(data, start).end()  # type: ignore[union-attr]
+    first = data[at : at + 1]
+    if first in (b"{", b"["):
+        return _detect_json(path, data)
+    if len(data) > MAX_TEXT:
+        names = [name for marker, name in _MOVED_NAMES if marker in data]
+        if not names and b"sk-ant-" not in data:
+            return Detection()
+        return Detection(
+            problem=f"{path} is not JSON and larger than a .env file can be "
+            f"({len(data) >> 20} MiB); {' and '.join(names) or 'an sk-ant- key'} in it is "
+            "still plaintext; left as it is",
+            hint="remove the credential from it by hand, or split the file",
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         if any(m in data for m in _MARKERS):
             return Detection(problem=f"{path} is not valid UTF-8 text; left as it is")
         return Detection()
-    stripped = text.removeprefix(BOM).lstrip()
-    if stripped.startswith(("{", "[")):
-        return _detect_json(path, text)
     return _detect_dotenv(path, text)
 
 
-def _detect_json(path: Path, text: str) -> Detection:
+def credential_names(path: Path) -> tuple[list[str], bool]:
+    """(the credentials migrate would move that `path` names, whether it names any of
+    Claude Code's kept secrets), read in blocks: for a file too large to parse.
+
+    By marker, not by structure: "primaryApiKey" anywhere counts."""
+    wanted = [*_MOVED_NAMES, (b"sk-ant-", "a key starting sk-ant-")]
+    kept_markers = [k.encode() for k in KEPT_SECRET_KEYS]
+    found: set[bytes] = set()
+    overlap = max(len(m) for m, _n in wanted + [(k, "") for k in kept_markers]) - 1
+    tail = b""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        doc = loads_legacy(text)
+        fd = os.open(path, flags)
+    except OSError:
+        return [], False
+    try:
+        while block := os.read(fd, 1 << 20):
+            window = tail + block
+            found.update(m for m, _n in wanted if m in window)
+            found.update(k for k in kept_markers if k in window)
+            tail = window[-overlap:]
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    names = [n for m, n in _MOVED_NAMES if m in found]
+    if not names and b"sk-ant-" in found:
+        names = ["a key starting sk-ant-"]
+    return names, any(k in found for k in kept_markers)
+
+
+def _unparsable(path: Path, data: bytes, exc: ValueError) -> Detection:
+    """A file that is no JSON text: a problem if it looks like it holds a credential."""
+    if not any(m in data for m in _MARKERS):
+        return Detection()
+    if isinstance(exc, UnicodeDecodeError):
+        return Detection(problem=f"{path} is not valid UTF-8 text; left as it is")
+    if "RFC 8259" in str(exc):
+        return Detection(
+            problem=f"{path} looks like a credential file but holds NaN or Infinity, "
+            "which JSON does not allow; left as it is",
+            hint="replace them with numbers (or null) and run migrate again",
+        )
+    return Detection(
+        problem=f"{path} looks like a credential file but is not valid JSON "
+        "(truncated?); left as it is"
+    )
+
+
+def _detect_json(path: Path, data: bytes) -> Detection:
+    try:
+        index = parse_json(data)
     except ValueError as exc:
-        if any(m.decode() in text for m in _MARKERS):
-            if "RFC 8259" in str(exc):
-                return Detection(
-                    problem=f"{path} looks like a credential file but holds NaN or Infinity, "
-                    "which JSON does not allow; left as it is",
-                    hint="replace them with numbers (or null) and run migrate again",
-                )
-            return Detection(
-                problem=f"{path} looks like a credential file but is not valid JSON "
-                "(truncated?); left as it is"
-            )
+        return _unparsable(path, data, exc)
+    if index.members is None:
         return Detection()
-    if not isinstance(doc, dict):
-        return Detection()
-    out = Detection()
+    doc = dict(index.values)
+    out = Detection(index=index)
     if "claudeAiOauth" in doc:
-        _subscription(path, text, doc, out)
-    out.kept = kept_secret_keys(text)
+        _subscription(path, data, index, doc, out)
+    out.kept = kept_secret_keys(doc)
     if "primaryApiKey" in doc:
         key = doc["primaryApiKey"]
         if isinstance(key, str) and key.strip():
@@ -203,7 +256,9 @@ def _settings_env(path: Path, env: dict[str, Any], out: Detection) -> None:
         )
 
 
-def _subscription(path: Path, text: str, doc: dict[str, Any], out: Detection) -> None:
+def _subscription(
+    path: Path, data: bytes, index: jsonedit.Index, doc: dict[str, Any], out: Detection
+) -> None:
     oauth = doc["claudeAiOauth"]
     token = oauth.get("accessToken") if isinstance(oauth, dict) else None
     if isinstance(oauth, dict) and token == "":
@@ -220,7 +275,8 @@ def _subscription(path: Path, text: str, doc: dict[str, Any], out: Detection) ->
             f"{path}: claudeAiOauth has the wrong shape (no accessToken string); left as it is"
         )
         return
-    raw_value = jsonedit.value_text(text, "claudeAiOauth") or json.dumps(oauth)
+    raw = jsonedit.value_bytes(data, index, "claudeAiOauth")
+    raw_value = raw.decode("utf-8") if raw else json.dumps(oauth)
     expires = oauth.get("expiresAt")
     expires_at: float | None = None
     if isinstance(expires, int | float) and not isinstance(expires, bool):

@@ -21,10 +21,19 @@ from ..model import Profile, secret_key
 from . import jsonedit
 from .claude_locks import claude_locks
 from .crash import crash_point
-from .files import read_source, remove_file, remove_stale_temps, replace_file, sha256
+from .files import (
+    read_digest,
+    read_source,
+    remove_file,
+    remove_stale_temps,
+    replace_file,
+    sha256,
+    source_limit,
+)
 from .journal import Journal, migrate_lock
 from .plan import SETTINGS_SHAPE, Edit, origins_of
 from .recover import CouldNotAsk, recover_all
+from .splice import Spliced
 
 
 class UndoRefused(CcloginError):
@@ -84,14 +93,15 @@ def _restore(
         else contextlib.nullcontext()
     )
     with guard:
-        current = read_source(path)
+        current = read_source(path, source_limit(ctx.environ))
         data = current.data if current else b""
-        if sha256(data) == origin.get("after_sha256"):
+        if (current.digest if current else sha256(b"")) == origin.get("after_sha256"):
             restored = _reverse(data, edits)
             how = "exactly as it was"
         else:
             restored = _merge(path, current is not None, data, origin, edits, force)
             how = "with its credential put back into the current content"
+        restored_sha = restored.digest()
         recorded = origin.get("mode")
         if how == "exactly as it was" and isinstance(recorded, int):
             mode = recorded  # migrate may have made it 0600 (secrets kept in it)
@@ -101,8 +111,8 @@ def _restore(
             id=secrets.token_hex(6),
             op="undo",
             path=str(path),
-            source_sha=sha256(restored),
-            after_sha=sha256(data),
+            source_sha=restored_sha,
+            after_sha=current.digest if current else sha256(b""),
             delete=False,
             mode=mode,
             backup=None,
@@ -112,25 +122,32 @@ def _restore(
         )
         journal.write(ctx.paths)
         crash_point("undo-journal-written")
-        replace_file(path, restored, mode)
+        replace_file(path, restored.pieces, mode)
         crash_point("undo-source-restored")
-        again = read_source(path)
-        if again is None or again.data != restored:
+        again = read_digest(path)  # in blocks: no second copy of a large file
+        if again is None or again.digest != restored_sha:
             raise CcloginError(f"{path} does not read back as written; the profile is kept")
     return f"wrote {path} back {how}", journal
 
 
-def _reverse(data: bytes, edits: list[Edit]) -> bytes:
+def _reverse(data: bytes, edits: list[Edit]) -> Spliced:
+    """The edits undone, newest first; views into `data`, not a copy of it."""
+    restored = Spliced(data)
     for edit in reversed(edits):
-        if data[edit.offset : edit.offset + len(edit.new)] != edit.new:
+        if restored.slice(edit.offset, edit.offset + len(edit.new)) != edit.new:
             raise CcloginError("the undo record does not fit the file; the profile is kept")
-        data = data[: edit.offset] + edit.old + data[edit.offset + len(edit.new) :]
-    return data
+        try:
+            restored.replace(edit.offset, len(edit.new), edit.old)
+        except IndexError:
+            raise CcloginError(
+                "the undo record does not fit the file; the profile is kept"
+            ) from None
+    return restored
 
 
 def _merge(
     path: Path, exists: bool, data: bytes, origin: dict[str, Any], edits: list[Edit], force: bool
-) -> bytes:
+) -> Spliced:
     if origin.get("shape") == "dotenv":
         text = data.decode("utf-8", "replace")
         for edit in edits:
@@ -139,18 +156,21 @@ def _merge(
                 text = text.replace(new, old, 1)
             elif old not in text:  # not already back (an undo killed after writing it)
                 text += ("" if text.endswith("\n") or not text else "\n") + old
-        return text.encode()
+        return Spliced(text.encode())
     members = [str(m) for m in origin.get("members", [])]
     within = tuple(str(k) for k in origin.get("within", []))  # e.g. ("env",) in settings.json
     if not exists:
         body = ",\n  ".join(members)
         for key in reversed(within):
             body = f"{json.dumps(key)}: {{{body}}}"
-        return ("{\n  " + body + "\n}\n").encode()
-    text = data.decode("utf-8", "replace")
-    if jsonedit.members(text) is None:
+        return Spliced(("{\n  " + body + "\n}\n").encode())
+    try:
+        index = jsonedit.parse(data)  # once, however large: Claude Code rewrote it since
+    except ValueError:
+        index = None
+    if index is None or index.members is None:
         raise UndoRefused(f"{path} is no longer a JSON object; not overwritten")
-    present = jsonedit.members(text, within) or []
+    present = jsonedit.members(data, index, within) or []
     keys = {m.key for m in present}
     wanted = {m.split('"', 2)[1] for m in members}
     if keys & wanted and not force:
@@ -161,12 +181,12 @@ def _merge(
         if edits and edits[-1].offset == 0 and edits[-1].new == b"":
             return _reverse(b"", edits)
         raise UndoRefused(f"{path} holds the same keys again; cannot merge")
-    for member in reversed(members):
-        merged = jsonedit.insert_member(text, member, within)
-        if merged is None:
-            raise UndoRefused(f"{path} could not be merged into")
-        text = merged
-    return text.encode()
+    span = jsonedit.insert_span(data, index, [m.encode() for m in members], within)
+    if span is None:
+        raise UndoRefused(f"{path} could not be merged into")
+    merged = Spliced(data)
+    merged.replace(span[0], 0, span[1])
+    return merged
 
 
 def _drop_profile(ctx: AppContext, profile: Profile) -> None:
@@ -184,8 +204,8 @@ def settle_undo(ctx: AppContext, journal: Journal) -> list[str]:
     path = Path(journal.path)
     remove_stale_temps(path)
     profile = Profile.from_json(journal.profiles[0]["profile"])
-    current = read_source(path)
-    if current is not None and sha256(current.data) == journal.source_sha:
+    current = read_digest(path)
+    if current is not None and current.digest == journal.source_sha:
         lines: list[str] = []
         if profile.name in read_metadata(ctx.paths).profiles:
             try:  # the profile's record is needed (settings to put back) and then deleted
@@ -221,33 +241,42 @@ def restore_setting(origin: dict[str, Any]) -> tuple[bool, str]:
     current = read_source(path)
     if current is None:
         return False, f"{path} is gone; {key} is not there to put back"
-    if sha256(current.data) == origin.get("after_sha256"):
-        restored = _reverse(current.data, [Edit.from_json(e) for e in origin.get("edits", [])])
-        if origin.get("created") and not restored:
+    data = current.data
+    if current.digest == origin.get("after_sha256"):
+        restored = _reverse(data, [Edit.from_json(e) for e in origin.get("edits", [])])
+        if origin.get("created") and not len(restored):
             remove_file(path)
             return True, f"removed {path} again (cclogin had created it for {key})"
         how = "exactly as it was"
     else:
         try:
-            text = current.data.decode("utf-8")
-            now = jsonedit.value_text(text, key)
-            ours = now is not None and json.loads(now) == json.loads(str(origin.get("written")))
-        except (UnicodeDecodeError, ValueError):
+            index = jsonedit.parse(data, (key,))
+            ours = key in index.values and index.values[key] == json.loads(
+                str(origin.get("written"))
+            )
+        except ValueError:
             ours = False
         if not ours:
             return False, f"{key} in {path} was changed since the migration; left as it is"
+        restored = Spliced(data)
         before = origin.get("before")
         if before is None:
-            span = jsonedit.removal_span(text, key)
-            merged = None if span is None else text[: span[0]] + text[span[1] :]
+            found = list(index.members or ())
+            member = next(m for m in reversed(found) if m.key == key)
+            start, end = jsonedit.removal_span(found, member)
+            restored.replace(start, end - start, b"")
         else:
-            value = jsonedit.value_text("{" + str(before) + "}", key)
-            merged = None if value is None else jsonedit.upsert_member(text, key, value)
-        if merged is None:
-            raise UndoRefused(f"{key} in {path} could not be put back; the profile is kept")
-        restored = merged.encode()
+            wrapped = b"{" + str(before).encode() + b"}"
+            try:
+                value = jsonedit.value_bytes(wrapped, jsonedit.parse(wrapped), key)
+            except ValueError:
+                value = None
+            span = None if value is None else jsonedit.upsert_span(data, index, key, value)
+            if span is None:
+                raise UndoRefused(f"{key} in {path} could not be put back; the profile is kept")
+            restored.replace(span[0], span[1] - span[0], span[2])
         how = "as it was (the rest of the file as it is now)"
-    replace_file(path, restored, current.mode)
+    replace_file(path, restored.pieces, current.mode)
     what = "removed" if origin.get("before") is None else "put back"
     return True, f"wrote {path} back {how} ({key} {what})"
 
