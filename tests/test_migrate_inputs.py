@@ -174,9 +174,17 @@ def test_waits_for_claude_codes_lock_and_says_so(legacy_home: LegacyHome) -> Non
     lock = legacy_home.home / ".claude" / ".oauth_refresh.lock"
     lock.mkdir()
     proc = legacy_home.popen("migrate", CCLOGIN_CLAUDE_LOCK_WAIT="30")
-    time.sleep(0.8)
+    # Released once cclogin says it is waiting (progress it reports, not a guessed
+    # delay: under load the store's unlock alone can outlast any fixed sleep).
+    assert proc.stderr is not None
+    seen: list[str] = []
+    for line in proc.stderr:
+        seen.append(line)
+        if "Claude Code holds" in line:
+            break
     lock.rmdir()  # Claude Code finished its refresh
-    _out, err = proc.communicate(timeout=60)
+    _out, rest = proc.communicate(timeout=60)
+    err = "".join(seen) + rest
 
     assert proc.returncode == 0, err
     assert "Claude Code holds" in err and "waiting" in err

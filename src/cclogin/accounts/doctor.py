@@ -36,6 +36,7 @@ def doctor(ctx: AppContext, *, fix: bool = False) -> list[Finding]:
         _profiles_and_orphans,
         _plaintext,
         _api_key_helper,
+        _unlock_cache,
         _environment,
     ):
         try:
@@ -239,6 +240,14 @@ def _api_key_helper(ctx: AppContext) -> list[Finding]:
     from .doctor_helper import helper_findings  # it imports Finding from here
 
     return helper_findings(ctx)
+
+
+def _unlock_cache(ctx: AppContext) -> list[Finding]:
+    """Whether this session holds the encrypted store's unlock cache, and until when."""
+    from .unlock import cache_state, describe_state
+
+    state = cache_state(ctx)
+    return [] if state is None else [Finding("unlock-cache", "info", describe_state(state))]
 
 
 def _environment(ctx: AppContext) -> list[Finding]:

@@ -4,7 +4,9 @@ The secret goes into the child's environment, never its argv. cclogin's own unlo
 variables are removed from it (aws-vault leaked its passphrase variable to every
 child), and so are credential variables that would compete with the one we set.
 Claude Code gets its credential the way it handles best (claude_handover.py).
-On POSIX the child replaces cclogin, so its exit status and signals are its own.
+On POSIX the child replaces cclogin, so its exit status and signals are its own. On
+Linux, where the session keyring holds the unlock cache, the child starts in a session
+keyring of its own (store/unlock_cache.py `isolate`): it cannot read the cached data key.
 """
 
 from __future__ import annotations
@@ -123,6 +125,10 @@ def run(command: Sequence[str], env: Mapping[str, str]) -> int:
         )
     sys.stdout.flush()
     sys.stderr.flush()
+    if sys.platform.startswith("linux"):
+        from ..store.unlock_cache import isolate
+
+        isolate()  # the child gets a session keyring without the unlock cache
     if os.name == "posix":
         try:
             os.execve(program, list(command), dict(env))  # noqa: S606 - argv list, no shell

@@ -80,6 +80,7 @@ def logout(
     failures += [f"{', '.join(names)} ({backend}: {where})" for (backend, where), names in why.items()]
     if everything:
         _wipe_orphans(ctx, report, failures)
+        _lock(ctx, report)
     if failures or left:
         parts = (["still stored: " + "; ".join(failures)] if failures else []) + left
         raise LogoutIncomplete(
@@ -87,6 +88,14 @@ def logout(
             hints[0] if len(set(hints)) == 1 and len(failures) + len(left) == 1 else None,
         )
     return report
+
+
+def _lock(ctx: AppContext, report: LogoutReport) -> None:
+    """`logout --all` also locks: the unlock cache's data key leaves the kernel keyring."""
+    from .unlock import lock
+
+    if lock(ctx):
+        report.removed.append("the unlock cache (the data key in the kernel keyring)")
 
 
 def _logout_one(

@@ -36,6 +36,8 @@ class StatusReport:
     env_override: bool
     profiles: list[dict[str, Any]] = field(default_factory=list)
     problem: str | None = None
+    # The encrypted store's unlock cache in this session (accounts/unlock.py), or None.
+    unlock_cache: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -45,6 +47,7 @@ class StatusReport:
             "env_override": ENV_OVERRIDE if self.env_override else None,
             "profiles": self.profiles,
             "problem": self.problem,
+            "unlock_cache": self.unlock_cache,
         }
 
 
@@ -85,6 +88,14 @@ def _rows(meta: Metadata, chosen: str | None, now: float) -> list[dict[str, Any]
 
 
 def status(ctx: AppContext, explicit: str | None = None) -> StatusReport:
+    report = _status(ctx, explicit)
+    from .unlock import cache_state
+
+    report.unlock_cache = cache_state(ctx)  # after the read: a stale key is dropped by then
+    return report
+
+
+def _status(ctx: AppContext, explicit: str | None) -> StatusReport:
     meta = read_metadata(ctx.paths)
     override = env_override(ctx) is not None
     chosen = explicit or ctx.profile_env() or meta.active

@@ -42,10 +42,13 @@ def command(new_passphrase_file: Path | None) -> int:
         raise UsageError(
             "no terminal to ask the new passphrase on", "pass --new-passphrase-file PATH (mode 600)"
         )
-    store.change_passphrase(new)
+    dropped_cache = store.change_passphrase(new)
     note(
         f"cclogin: the passphrase of {store.path} was changed and every record "
         "re-encrypted under a new data key; update "
         "CCLOGIN_PASSPHRASE_FILE / CCLOGIN_PASSPHRASE_COMMAND if they supply it"
     )
+    if dropped_cache:
+        note("cclogin: the unlock cache held the old data key and was dropped; "
+             "`cclogin unlock` caches the new one")
     return 0

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from ..accounts.status import StatusReport, status, time_left
+from ..accounts.unlock import describe_state
 from .app import PROFILE_HELP, app_context
 from .output import answer, answer_json, note
 
@@ -49,6 +50,8 @@ def _render(report: StatusReport) -> str:
             mark = "*" if row["active"] else " "
             body = " ".join(c.ljust(w) for c, w in zip(cells[:-1], widths, strict=True))
             lines.append(f"{mark} {body} {cells[-1]}")
+    if report.unlock_cache is not None:
+        lines += ["", describe_state(report.unlock_cache)]
     return "\n".join(lines)
 
 

@@ -11,6 +11,10 @@ passphrase before it touches anything), a prompt is re-asked on a wrong passphra
 (`PromptSource.attempts` times, like sudo), and a new store's passphrase is chosen once.
 The passphrase itself is not kept, only the keys derived from it; Python cannot wipe
 bytes, so they live until collected.
+
+On Linux, `cclogin unlock` caches the data key in the kernel keyring (unlock_cache.py);
+`_unlock` takes it from there before it would ask for a passphrase, and only once the
+file's MAC has verified under it (a stale or planted key is dropped, never trusted).
 """
 
 from __future__ import annotations
@@ -84,6 +88,9 @@ class EncryptedFileStore:
         self._policy = KdfPolicy.for_store(_test_only_kdf)
         self._lock_path = self.path.with_name(self.path.name + ".lock")
         self._cache: tuple[bytes, SubKeys] | None = None
+        # The kernel keyring's unlock cache; off where a passphrase must be proven.
+        self._kernel_cache = sys.platform.startswith("linux")
+        self._cache_from_kernel = False
         # A new store's header and keys, from a passphrase chosen by unlock() before the
         # file exists; the first write uses them instead of asking again.
         self._fresh: tuple[Header, SubKeys] | None = None
@@ -156,11 +163,9 @@ class EncryptedFileStore:
                 raise StoreUnavailable(f"{folder} belongs to another user")
             if not os.access(existing, os.W_OK | os.X_OK):
                 raise StoreUnavailable(f"{existing} is not writable")
-        self._read()  # parses the header if the file exists
-        if self._source is None:
-            raise PassphraseUnavailable(
-                f"no passphrase source is configured for the encrypted store {self.path}"
-            )
+        current = self._read()  # parses the header if the file exists
+        if self._source is None and (current is None or self._from_kernel(current) is None):
+            raise self._no_source()
 
     def unlock(self) -> None:
         """Ask for the passphrase now rather than at the first read or write.
@@ -176,11 +181,13 @@ class EncryptedFileStore:
         elif self._fresh is None:
             self._fresh = self._new_file(self._ask(confirm=True))
 
-    def change_passphrase(self, new_source: PassphraseSource) -> None:
+    def change_passphrase(self, new_source: PassphraseSource) -> bool:
         """Re-key under a new passphrase: a new random data key, every record re-encrypted.
 
         Keeping the data key would let anyone with the old passphrase and an old copy
-        of the file read every record written after the change (issue 9.6).
+        of the file read every record written after the change (issue 9.6). The old
+        passphrase is proven even where the unlock cache holds the key, and the cache
+        is dropped afterwards: True when it held one.
         """
         before = self._read()
         if before is None:
@@ -188,6 +195,7 @@ class EncryptedFileStore:
                 f"there is no encrypted store at {self.path} yet",
                 "nothing to change: the passphrase is set when the first secret is stored",
             )
+        self._prove_passphrase()
         self._unlock(before)  # proves the old passphrase before asking for a new one
         if isinstance(new_source, PromptSource) and new_source.store_path is None:
             new_source.store_path = self.path
@@ -213,14 +221,85 @@ class EncryptedFileStore:
             self._write(data)
         self._source = new_source
         self._cache = (header.encode(), new_keys)
+        return self._drop_cached(before)  # the old data key opens old copies of the file
+
+    # --- the unlock cache (unlock_cache.py) ---------------------------------------
+
+    def remember(self, seconds: int) -> str:
+        """`cclogin unlock`: prove the passphrase (never the cache itself, so a cache
+        cannot extend itself), then keep the data key in the kernel keyring for
+        `seconds`. Returns where the key went."""
+        from . import unlock_cache
+
+        unlock_cache.check_available()  # before anyone types a passphrase
+        current = self._read()
+        if current is None:
+            raise StoreUnavailable(
+                f"there is no encrypted store at {self.path} yet; nothing to unlock",
+                "log in first (`cclogin login`): the store is made with the first secret",
+            )
+        self._prove_passphrase()
+        keys = self._unlock(current)
+        desc = unlock_cache.description(self.path, current.header.encode())
+        return unlock_cache.store(desc, keys.data_key, seconds)
+
+    def cached_until(self) -> float | None:
+        """When the unlock cache for this store expires (the key verified against the
+        file's MAC), or None when this process finds none."""
+        current = self._read()
+        found = None if current is None else self._from_kernel(current)
+        return None if found is None else found[1]
+
+    def _from_kernel(self, parsed: StoreFile) -> tuple[SubKeys, float] | None:
+        """The data key `cclogin unlock` cached for exactly this file, once the file's
+        MAC has verified under it; a key that does not verify is dropped."""
+        if not self._kernel_cache:
+            return None
+        from . import unlock_cache
+
+        if unlock_cache.admin_limit() == 0:
+            return None  # the admin policy allows no cache (one made before it is ignored)
+        desc = unlock_cache.description(self.path, parsed.header.encode())
+        found = unlock_cache.load(desc)
+        if found is None:
+            return None
+        keys = subkeys(found[0])
+        if hmac.compare_digest(_mac(keys, parsed.body()), parsed.mac):
+            return keys, found[1]
+        unlock_cache.drop(desc)  # stale or planted: never trusted
+        return None
+
+    def _prove_passphrase(self) -> None:
+        """The next unlock asks the passphrase source, whatever the cache holds."""
+        self._kernel_cache = False
+        if self._cache_from_kernel:
+            self._cache = None
+
+    def _drop_cached(self, parsed: StoreFile) -> bool:
+        if not sys.platform.startswith("linux"):
+            return False
+        from . import unlock_cache
+
+        return unlock_cache.drop(unlock_cache.description(self.path, parsed.header.encode()))
 
     # --- internals -----------------------------------------------------------
 
+    def _no_source(self) -> PassphraseUnavailable:
+        unlock = (
+            ", or type it once with `cclogin unlock` (the kernel keyring keeps the key "
+            "for a while)"
+            if sys.platform.startswith("linux")
+            else ""
+        )
+        return PassphraseUnavailable(
+            f"no passphrase source is configured for the encrypted store {self.path}",
+            "set CCLOGIN_PASSPHRASE_FILE (mode 600) or CCLOGIN_PASSPHRASE_COMMAND, run "
+            f"cclogin on a terminal{unlock}",
+        )
+
     def _ask(self, *, confirm: bool) -> Secret:
         if self._source is None:
-            raise PassphraseUnavailable(
-                f"no passphrase source is configured for the encrypted store {self.path}"
-            )
+            raise self._no_source()
         return self._source.get(confirm=confirm)
 
     def _read(self) -> StoreFile | None:
@@ -243,8 +322,10 @@ class EncryptedFileStore:
         if self._cache is not None and hmac.compare_digest(self._cache[0], header_bytes):
             keys = self._cache[1]
         else:
-            keys = self._open_header(parsed.header, passphrase)
+            cached = self._from_kernel(parsed) if passphrase is None else None
+            keys = cached[0] if cached else self._open_header(parsed.header, passphrase)
             self._cache = (header_bytes, keys)
+            self._cache_from_kernel = cached is not None
         if not hmac.compare_digest(_mac(keys, parsed.body()), parsed.mac):
             raise StoreCorrupt(
                 f"the encrypted store {self.path} failed its integrity check (records "
