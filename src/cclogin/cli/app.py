@@ -50,6 +50,7 @@ def register() -> None:
         backends_cmd,
         doctor_cmd,
         exec_cmd,
+        lock_cmd,
         login_cmd,
         logout_cmd,
         migrate_cmd,
@@ -61,6 +62,7 @@ def register() -> None:
         switch_cmd,
         team_cmd,
         token_click,
+        unlock_cmd,
         vault_cmd,
     )
 
@@ -75,6 +77,8 @@ def register() -> None:
         doctor_cmd,
         backends_cmd,
         passphrase_cmd,
+        unlock_cmd,
+        lock_cmd,
         migrate_cmd,
         scan_cmd,
         report_cmd,
