@@ -23,7 +23,7 @@ from cclogin.errors import (
     ValueTooLarge,
 )
 from cclogin.paths import Paths
-from cclogin.store import os_keyring
+from cclogin.store import keychain_probe, os_keyring
 from cclogin.store.deadline import run_with_deadline
 from cclogin.store.os_keyring import OsKeyringStore, map_keyring_error
 
@@ -293,16 +293,37 @@ def test_a_failed_first_write_is_not_left_in_the_index(
     assert store.keys() == []
 
 
-def test_probe_round_trips_and_leaves_nothing(
+def test_round_trip_writes_reads_deletes_and_leaves_nothing(
     win_store: tuple[OsKeyringStore, FakeWinVault], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store, fake = win_store
     # The real WinVaultKeyring says "not viable" off Windows; the fake stands in.
     monkeypatch.setattr(os_keyring, "load_backend_class", lambda name: FakeWinVault)
     monkeypatch.setattr(FakeWinVault, "priority", 5, raising=False)
-    store.probe()
+    writes: list[str] = []
+    real_set = fake.set_password
+    monkeypatch.setattr(fake, "set_password", lambda s, u, p: (writes.append(u), real_set(s, u, p)))
+    store.round_trip()
+    assert len(writes) == 1 and writes[0].startswith(keychain_probe.PROBE_PREFIX)
     assert fake.entries == {}
     assert store.keys() == []
+
+
+def test_probe_only_reads(
+    win_store: tuple[OsKeyringStore, FakeWinVault], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, fake = win_store
+    monkeypatch.setattr(FakeWinVault, "priority", 5, raising=False)
+    calls: list[str] = []
+    for method in ("set_password", "delete_password"):
+        monkeypatch.setattr(fake, method, lambda *a, m=method: calls.append(m))
+    store.probe()
+    assert calls == []  # no test entry written, none deleted
+    assert store.keys() == []
+    fake.get_password = lambda s, u: (_ for _ in ()).throw(  # type: ignore[method-assign]
+        _exc("error", "pywintypes", winerror=1312))
+    with pytest.raises(StoreUnavailable, match="no logon session"):
+        store.probe()  # what the read says is what the probe says
 
 
 def test_probe_off_its_platform_says_unavailable(tmp_path: Path) -> None:

@@ -1,4 +1,8 @@
-"""`doctor`: every check prints what it found and, for each problem, the fix."""
+"""`doctor`: every check prints what it found and, for each problem, the fix.
+
+Without `--fix` it writes nothing: backends are probed read-only (store/select.py
+`survey`: a keychain's lock state and a search, never a test entry, never an unlock)
+and a locked collection is not read (accounts/orphans.py)."""
 
 from __future__ import annotations
 
@@ -77,7 +81,7 @@ def _backends(ctx: AppContext) -> list[Finding]:
     for info in survey(ctx.paths, ctx.environ):
         if info.usable:
             out.append(
-                Finding("backend", "ok", f"{info.name}: round trip works ({info.description})")
+                Finding("backend", "ok", f"{info.name}: usable ({info.description})")
             )
         else:
             out.append(Finding("backend", "info", f"{info.name}: unusable: {info.reason}"))

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..errors import CcloginError, StoreError
+from ..errors import CcloginError, StoreError, StoreLocked
 from ..model import PROFILE_KEY_PREFIX
 from ..store.base import SecretStore
 from .context import AppContext
@@ -135,9 +135,24 @@ def _walk_one(
     also = set(KeychainIndex(ctx.paths, other).names()) if other else set()
     strays = _walk_enumerated(backend, indexed, also, present, pinned)
     # An index line is dropped only if reading the key agrees that it is gone: another
-    # Secret Service may hide items of a locked collection from the search.
-    return [s for s in strays if s.kind != "stale" or s.key not in s.names
-            or store.get(s.key) is None]
+    # Secret Service may hide items of a locked collection from the search. A locked
+    # collection is not read (a read would unlock it: doctor never does): its index
+    # lines stay unjudged until it is unlocked.
+    unsure = [s for s in strays if s.kind == "stale" and s.key in s.names]
+    if unsure and _locked(store):
+        ctx.debug(f"{backend}: locked; index lines not checked: {len(unsure)}")
+        return [s for s in strays if s not in unsure]
+    return [s for s in strays if s not in unsure or store.get(s.key) is None]
+
+
+def _locked(store: SecretStore) -> bool:
+    try:
+        probe = getattr(store, "probe", None)
+        if callable(probe):
+            probe()  # read-only (store/os_keyring.py)
+    except StoreLocked:
+        return True
+    return False
 
 
 def _enumerate(ctx: AppContext, backend: str) -> set[str] | None:
@@ -146,7 +161,7 @@ def _enumerate(ctx: AppContext, backend: str) -> set[str] | None:
     from ..store.select import keychain_timeout
 
     try:
-        with SecretServiceReader(keychain_timeout(ctx.environ)) as reader:
+        with SecretServiceReader(keychain_timeout(ctx.environ), session=False) as reader:
             return set(reader.usernames())
     except NeedsFallbackError as exc:
         ctx.debug(f"{backend}: cannot enumerate items ({exc})")

@@ -1,9 +1,12 @@
 """`status`: what is stored and what would be used, from metadata; exit codes that mean one thing.
 
-Reads no secret for API keys and Claude tokens in a keychain (on macOS every read can
-raise a prompt); probes the active profile's store so a locked keychain is reported as
-such. On the encrypted file it reads the record as `token` would (names are not
-authenticated), so a wrong passphrase or a damaged record is reported, not "logged in".
+Writes nothing: the active profile's store is probed read-only (a keychain: is it
+there and unlocked, from its `Locked` property, never `Unlock`), so a locked or absent
+keychain is reported as such, then its entry is read back where a read raises no prompt
+(not macOS), so an entry deleted behind cclogin's back is reported too. On the
+encrypted file it reads the record as `token` would (names are not authenticated), so
+a wrong passphrase or a damaged record is reported, not "logged in". A provider token
+about to expire is refreshed, as `token` would (the one write `status` may cause).
 """
 
 from __future__ import annotations
@@ -140,14 +143,15 @@ def _check_usable(ctx: AppContext, profile: Profile) -> None:
             f"profile {profile.name!r} needs a new login",
             f"run `cclogin login --profile {profile.name}` with the same provider",
         )
-    if profile.kind in ("oauth", "claude_login"):
+    store = ctx.store_for(profile)
+    probe = getattr(store, "probe", None)
+    if callable(probe) and (profile.storage_class == "keychain" or not _in_secret(profile)):
+        # Read-only: a locked keychain is reported here, before a read could unlock it.
+        probe()
+    if _in_secret(profile):
         # Expiry lives in the secret; refresh provider tokens that are about to expire.
         usable_credential(ctx, profile)
         return
-    store = ctx.store_for(profile)
-    probe = getattr(store, "probe", None)
-    if callable(probe):
-        probe()
     if profile.storage_class in ("encrypted-file", "secret-server"):
         # A secret server's read is a read like `token`'s: the shared key is there and
         # this user's token may read it (a listing proves neither).
@@ -168,3 +172,8 @@ def _check_usable(ctx: AppContext, profile: Profile) -> None:
         from ..errors import SecretNotFound
 
         raise SecretNotFound(f"profile {profile.name!r} has no secret in {store.name}")
+
+
+def _in_secret(profile: Profile) -> bool:
+    """Whether what status reports (the expiry) is in the secret, not the metadata."""
+    return profile.kind in ("oauth", "claude_login")

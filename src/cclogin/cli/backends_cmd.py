@@ -17,7 +17,9 @@ def command(as_json: bool) -> int:
     ctx = app_context()
     infos = survey(ctx.paths, ctx.environ)
     try:
-        selected: str | None = select_store(ctx.paths, ctx.environ, ctx.backend_flag).store.name
+        selected: str | None = select_store(
+            ctx.paths, ctx.environ, ctx.backend_flag, read_only=True
+        ).store.name
         why = None
     except CcloginError as exc:
         selected, why = None, exc.message

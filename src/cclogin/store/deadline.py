@@ -1,14 +1,26 @@
-"""Run one blocking call with a time limit, abandoning it if it overstays.
+"""Run one blocking call with a time limit, giving up on it if it overstays.
 
 A stuck keychain daemon (a frozen gnome-keyring, a KWallet dialog nobody sees, WSL
 without a session) blocks D-Bus calls forever, and most libraries offer no timeout
 (secretstorage: only `unlock`). So the call runs in a daemon thread; on timeout we stop
-waiting and raise `StoreTimeout`. The abandoned thread keeps nothing alive: daemon
-threads never block interpreter exit, so cclogin still exits promptly.
+waiting and raise `StoreTimeout`.
+
+The clock covers the keychain only: callers import what the call needs (keyring,
+secretstorage, jeepney: 100 ms and more on a loaded machine) *before* they start it,
+so a slow import can never make cclogin give up on a call that has just gone out.
+
+A call given up on is not cut at once. Its worker is told (`given_up()`, which the
+jeepney reader checks before each new message, so it sends nothing more), and when the
+process exits it gets up to `EXIT_GRACE` seconds to finish the message in flight and
+close its connection: a client that vanishes in the middle of `OpenSession` has
+crashed gnome-keyring 42.1 (within ~300 such clients; its replacement came up locked).
+A worker still blocked after the grace (a daemon that does not answer at all) is left
+to the interpreter's exit, which closes its socket.
 """
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
 from collections.abc import Callable
@@ -19,17 +31,54 @@ from ..errors import StoreTimeout
 
 T = TypeVar("T")
 
+# At exit, how long calls given up on may still take to finish, all together (seconds).
+EXIT_GRACE = 1.0
+
+_local = threading.local()  # in a worker: `.abandoned`, the Event its caller sets
+_lingering: list[threading.Thread] = []
+_lingering_lock = threading.Lock()
+
+
+def given_up() -> bool:
+    """True in a deadline worker whose caller has stopped waiting for it: send nothing
+    new, finish what is in flight, close. False anywhere else."""
+    abandoned: threading.Event | None = getattr(_local, "abandoned", None)
+    return abandoned is not None and abandoned.is_set()
+
+
+def settle(grace: float = EXIT_GRACE) -> None:
+    """Give workers that were given up on up to `grace` seconds, all together, to end.
+
+    Runs at exit (atexit); a caller that leaves with `os._exit` calls it first."""
+    with _lingering_lock:
+        workers = list(_lingering)
+    end = time.monotonic() + grace
+    for worker in workers:
+        worker.join(max(0.0, end - time.monotonic()))
+
+
+def _linger(worker: threading.Thread, abandoned: threading.Event) -> None:
+    abandoned.set()
+    with _lingering_lock:
+        if not _lingering:
+            atexit.register(settle)
+        _lingering[:] = [t for t in _lingering if t.is_alive()]
+        _lingering.append(worker)
+
 
 def run_with_deadline(fn: Callable[[], T], timeout: float, what: str) -> T:
     """`fn()` or StoreTimeout after `timeout` seconds; `fn`'s own exceptions pass through.
 
     `what` names the operation for the message ("secret-service: read"); never a secret.
+    `fn` should import nothing: the clock is already running.
     """
     done = threading.Event()
+    abandoned = threading.Event()
     result: list[T] = []
     error: list[BaseException] = []
 
     def runner() -> None:
+        _local.abandoned = abandoned
         try:
             result.append(fn())
         except BaseException as exc:  # handed to the caller's thread, not swallowed
@@ -40,6 +89,7 @@ def run_with_deadline(fn: Callable[[], T], timeout: float, what: str) -> T:
     thread = threading.Thread(target=runner, name=f"cclogin-deadline:{what}", daemon=True)
     thread.start()
     if not done.wait(timeout):
+        _linger(thread, abandoned)
         raise StoreTimeout(f"{what} did not answer within {timeout:g} s")
     if error:
         raise error[0]
@@ -78,6 +128,7 @@ def run_locked_with_deadline(
         begun.set()
 
     def runner() -> None:
+        _local.abandoned = abandoned
         try:
             with file_lock_within(lock_path, timeout, abandoned.is_set) as held:
                 if not held or abandoned.is_set():
@@ -94,15 +145,15 @@ def run_locked_with_deadline(
     thread = threading.Thread(target=runner, name=f"cclogin-deadline:{what}", daemon=True)
     thread.start()
     if not locked.wait(timeout + 0.5):  # the worker gives up by itself at `timeout`
-        abandoned.set()
+        _linger(thread, abandoned)
         raise StoreTimeout(_busy(what, timeout))
     if not begun.wait(timeout):
-        abandoned.set()
+        _linger(thread, abandoned)
         raise StoreTimeout(f"{what}: the keychain index did not answer within {timeout:g} s")
     while not done.is_set():
         left = (marks[-1] if marks else time.monotonic()) + timeout - time.monotonic()
         if left <= 0:
-            abandoned.set()
+            _linger(thread, abandoned)
             raise StoreTimeout(f"{what} did not answer within {timeout:g} s")
         done.wait(left)
     if error:

@@ -4,16 +4,19 @@
   selection (`get_keyring`, the chainer, `PYTHON_KEYRING_BACKEND`, keyringrc.cfg and
   its `keyring-path`) is never consulted, so a plaintext, null or third-party backend
   can never be used, whatever its priority (jaraco/keyring #370).
-- keyring is imported lazily: `cclogin token` must not pay ~100 ms for it.
+- keyring is imported lazily: `cclogin token` must not pay ~100 ms for it; and before
+  a deadline's clock starts (`_prepare`), so a slow import never counts as a slow keychain.
 - Every keyring call runs under `deadline.run_with_deadline`; raw errors are mapped to
   the CcloginError hierarchy once, in `keyring_errors.py`.
+- `probe()` is a read: `status`, `doctor` and `backends` write nothing to the keychain;
+  `round_trip()` writes, reads back and deletes a test entry, for the selection of a
+  backend for a new secret only (store/keychain_probe.py, store/select.py).
 - Values become entries via `chunking` (service "cclogin", username = the key), and
   key names are listed in `keychain_index` because keyring cannot enumerate.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import time
@@ -32,7 +35,7 @@ from ..model import StorageClass
 from ..paths import Paths
 from . import chunking
 from .base import StoreInfo, validate_key
-from .deadline import run_locked_with_deadline, run_with_deadline
+from .deadline import EXIT_GRACE, run_locked_with_deadline, run_with_deadline
 from .keychain_index import KeychainIndex
 from .keyring_errors import map_keyring_error
 
@@ -40,21 +43,6 @@ T = TypeVar("T")
 SERVICE = "cclogin"
 DEFAULT_COLLECTION_ALIAS = "/org/freedesktop/secrets/aliases/default"
 
-
-
-PROBE_PREFIX = "cclogin-probe#"
-
-
-def _alive(pid: int) -> bool:
-    if os.name != "posix":
-        return True  # os.kill(pid, 0) is Ctrl-C on Windows: never sweep there
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 class BackendSpec(NamedTuple):
     module: str
@@ -119,13 +107,17 @@ def missing_bindings(name: str) -> str | None:
     need = _BINDINGS.get(name)
     if need is None:
         return None
+    return need[1] if missing_module(need[0]) else None
+
+
+def missing_module(module: str) -> bool:
+    """Whether `module` cannot be imported here (found without importing it)."""
     import importlib.util
 
     try:
-        found = importlib.util.find_spec(need[0]) is not None
+        return importlib.util.find_spec(module) is None
     except (ImportError, ValueError):
-        found = False
-    return None if found else need[1]
+        return True
 
 
 def platform_backend_names(platform: str | None = None) -> list[str]:
@@ -248,6 +240,17 @@ def _instantiate(cls: Any) -> Any:
     return backend
 
 
+def _warm(name: str) -> None:
+    """keyring's Secret Service backend encrypts through secretstorage, whose first
+    secret loads cryptography's OpenSSL backend (tens of ms on a loaded machine): load
+    it now, off the clock. No I/O."""
+    if name == "secret-service":
+        import secretstorage.util
+
+        # secretstorage.util re-uses cryptography's default_backend without re-exporting it.
+        secretstorage.util.default_backend()  # type: ignore[attr-defined]
+
+
 class OsKeyringStore:
     storage_class: StorageClass = "keychain"
 
@@ -263,13 +266,31 @@ class OsKeyringStore:
         self._paths = paths
         self._index = KeychainIndex(paths, name)
         self._backend: Any = None
+        self._fast = False  # the jeepney reader is imported (secret-service only)
 
     def __repr__(self) -> str:
         return f"OsKeyringStore({self.name!r}, timeout={self._timeout:g})"
 
-    # Runs in the deadline thread: imports keyring on first use.
+    def _prepare(self, *, fast: bool = False, backend: bool = True) -> None:
+        """Import (and instantiate, no I/O) what the next keychain call needs, in the
+        caller's thread, before its deadline starts: only the keychain is on the clock."""
+        if fast and not self._fast:
+            from .secret_service_reader import preload
+
+            self._fast = preload()
+        if backend and self._backend is None:
+            try:
+                self._backend = _instantiate(load_backend_class(self.name))
+                _warm(self.name)
+            except CcloginError:
+                raise
+            except Exception as exc:  # ImportError, keyring's own init errors
+                mapped = map_keyring_error(exc, self.name)
+                raise (mapped or StoreUnavailable(f"{self.name}: not found")) from None
+
+    # Runs in the deadline thread, after `_prepare`: imports nothing.
     def _slots(self) -> _KeyringSlots:
-        if self._backend is None:
+        if self._backend is None:  # pragma: no cover - every caller prepares first
             self._backend = _instantiate(load_backend_class(self.name))
         return _KeyringSlots(self._backend, self.name)
 
@@ -296,16 +317,23 @@ class OsKeyringStore:
         if self.name == "secret-service":
             from .secret_service_reader import NeedsFallbackError
 
+            self._prepare(fast=True, backend=False)
             try:
                 return self._run("read", lambda: self._fast_get(key))
             except NeedsFallbackError:
                 pass  # locked, no default alias, ...: keyring knows what to do
+        self._prepare()
         return self._run("read", lambda: chunking.read_value(self._slots(), key))
 
-    def _fast_get(self, key: str) -> bytes | None:
+    def _reader(self, *, session: bool) -> Any:
         from .secret_service_reader import SecretServiceReader
 
-        with SecretServiceReader(self._timeout) as reader:
+        # Each D-Bus reply may take the grace beyond our deadline: a call we have given
+        # up on still ends with its reply rather than a hang-up (store/deadline.py).
+        return SecretServiceReader(self._timeout + EXIT_GRACE, session=session)
+
+    def _fast_get(self, key: str) -> bytes | None:
+        with self._reader(session=True) as reader:
             return chunking.read_value(_FastSlots(reader), key)
 
     def _locked(self, what: str, key: str, fn: Callable[[Callable[[], None]], T]) -> T:
@@ -330,6 +358,7 @@ class OsKeyringStore:
         validate_key(key)
         if not isinstance(value, bytes):
             raise TypeError("store values are bytes")
+        self._prepare()
         self._locked("write", key, lambda begin: self._set_locked(key, value, begin))
 
     def _set_locked(self, key: str, value: bytes, begin: Callable[[], None]) -> None:
@@ -351,6 +380,7 @@ class OsKeyringStore:
 
     def delete(self, key: str) -> bool:
         validate_key(key)
+        self._prepare()
         return self._locked("delete", key, lambda begin: self._delete_locked(key, begin))
 
     def _delete_locked(self, key: str, begin: Callable[[], None]) -> bool:
@@ -380,42 +410,21 @@ class OsKeyringStore:
         return StoreInfo(self.name, self.storage_class, self._spec.description)
 
     def probe(self) -> None:
-        """A real write/read/delete of a throwaway entry, all within the timeout."""
-        self._run("probe", self._probe)
+        """Can this keychain be used now? A read, within the timeout; writes nothing
+        (store/keychain_probe.py says how, per keychain). Raises the StoreError that
+        says why not; a write that fails is found by `round_trip` (login) instead."""
+        from .keychain_probe import probe
 
-    def _probe(self) -> None:
-        import secrets
+        probe(self)
 
+    def round_trip(self) -> None:
+        """A real write/read/delete of a throwaway entry, all within the timeout: for
+        choosing the backend of a secret about to be written (store/select.py)."""
+        from .keychain_probe import round_trip
+
+        round_trip(self)
+
+    def _check_bindings(self) -> None:
         how = missing_bindings(self.name)
         if how is not None:
             raise BindingsMissing(f"{self.name}: {how}", how)
-        backend_cls = load_backend_class(self.name)
-        backend_cls.priority  # noqa: B018 - raises RuntimeError saying why not viable
-        slots = self._slots()
-        self._sweep_probes(slots)
-        # '#': never a real key; the pid lets a later probe tell a dead one's entry.
-        name = f"{PROBE_PREFIX}{os.getpid()}-{secrets.token_hex(6)}"
-        text = "probe-" + secrets.token_hex(4)
-        self._index.add(name)  # listed first, so an interrupted probe's entry is found
-        try:
-            slots.write(name, text)
-            if slots.read(name) != text:
-                raise StoreError(f"{self.name}: a test entry did not read back intact")
-        finally:
-            with contextlib.suppress(StoreError):
-                slots.remove(name)
-        if slots.read(name) is not None:
-            raise StoreError(f"{self.name}: a test entry could not be deleted")
-        self._index.discard(name)
-
-    def _sweep_probes(self, slots: _KeyringSlots) -> None:
-        """Delete test entries that probes of dead processes left behind."""
-        for name in self._index.names():
-            if not name.startswith(PROBE_PREFIX):
-                continue
-            pid = name[len(PROBE_PREFIX) :].split("-", 1)[0]
-            if pid.isdigit() and _alive(int(pid)):
-                continue  # a probe running right now
-            with contextlib.suppress(StoreError):
-                slots.remove(name)
-                self._index.discard(name)

@@ -2,7 +2,9 @@
 
 1. An explicit choice wins: `--backend`, then `CCLOGIN_BACKEND`, then `backend =` in
    the config file. If it cannot be used, that is an error: no silent substitute.
-2. Otherwise the first OS keychain that passes a real write/read/delete round trip.
+2. Otherwise the first OS keychain that passes a real write/read/delete round trip
+   (`read_only=True`, for `backends`: the first that passes the read-only probe, so
+   the command that only reports writes nothing; login still runs the round trip).
 3. Otherwise the encrypted file, only where a passphrase source exists, with a notice.
 4. Otherwise fail closed. Never plaintext.
 
@@ -113,21 +115,27 @@ def _allowed_choice(choice: tuple[str, str] | None) -> tuple[str, str] | None:
 
 
 def select_store(
-    paths: Paths, environ: Mapping[str, str] | None = None, flag: str | None = None
+    paths: Paths,
+    environ: Mapping[str, str] | None = None,
+    flag: str | None = None,
+    *,
+    read_only: bool = False,
 ) -> Selection:
     env = os.environ if environ is None else environ
     choice = explicit_choice(paths, env, flag)
     if choice is not None:
         name, source = choice
         if name == KEYCHAIN_ALIAS:
-            return _first_working_keychain(paths, env, source, fail_closed=True)
+            return _first_working_keychain(
+                paths, env, source, fail_closed=True, read_only=read_only
+            )
         store = open_backend(name, paths, env)
         return Selection(store, source)
-    return _first_working_keychain(paths, env, "probe", fail_closed=False)
+    return _first_working_keychain(paths, env, "probe", fail_closed=False, read_only=read_only)
 
 
 def _first_working_keychain(
-    paths: Paths, env: Mapping[str, str], source: str, *, fail_closed: bool
+    paths: Paths, env: Mapping[str, str], source: str, *, fail_closed: bool, read_only: bool
 ) -> Selection:
     from .os_keyring import BindingsMissing, OsKeyringStore, platform_backend_names
 
@@ -137,7 +145,10 @@ def _first_working_keychain(
             continue  # the admin policy; named if nothing allowed works
         store = OsKeyringStore(name, paths, timeout=keychain_timeout(env))
         try:
-            store.probe()
+            if read_only:
+                store.probe()
+            else:
+                store.round_trip()
         except BindingsMissing:
             continue  # not installed: `cclogin backends` says how; no noise here
         except StoreError as exc:
@@ -173,7 +184,7 @@ def _fallback(paths: Paths, env: Mapping[str, str], why: str) -> Selection:
 
 
 def survey(paths: Paths, environ: Mapping[str, str] | None = None) -> list[StoreInfo]:
-    """Probe every backend (for `backends` and `doctor`); never raises StoreError."""
+    """Probe every backend, read-only (for `backends` and `doctor`); never raises StoreError."""
     env = os.environ if environ is None else environ
     infos: list[StoreInfo] = []
     for name in known_backends():
