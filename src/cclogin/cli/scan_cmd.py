@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..errors import EXIT_PLAINTEXT_FOUND
 from ..scan import DEFAULT_MAX_SIZE, ScanOptions, scan
 from ..scan.report import exit_code, fix_hint, render, to_json
 from .app import app_context
@@ -35,6 +36,16 @@ from .output import answer, answer_json, is_verbose, note
     "--no-store-check", is_flag=True, help="Do not read the store to tell which keys it holds."
 )
 @click.option("--no-git", is_flag=True, help="Do not ask git whether files are committed.")
+@click.option(
+    "--fix",
+    is_flag=True,
+    help="Move each credential found into the store, then scrub it from its file "
+    "(crash-safe; `--undo` puts the files back).",
+)
+@click.option("--dry-run", is_flag=True, help="With --fix: only say what would change.")
+@click.option(
+    "--undo", is_flag=True, help="Put back every file `--fix` changed, exactly as it was."
+)
 def command(
     paths: tuple[Path, ...],
     as_json: bool,
@@ -42,10 +53,14 @@ def command(
     max_size: int,
     no_store_check: bool,
     no_git: bool,
+    fix: bool,
+    dry_run: bool,
+    undo: bool,
 ) -> int:
     """Find plaintext Anthropic keys and tokens in the home and under PATHs (default:
     the home). Prints where each is, its kind and a fingerprint, never the secret.
-    Exits 8 when something was found, 0 when nothing was."""
+    Exits 8 when something was found, 0 when nothing was. With --fix, moves them into
+    the store and out of their files."""
     options = ScanOptions(
         roots=paths,
         home_places=not no_home,
@@ -53,6 +68,8 @@ def command(
         check_store=not no_store_check,
         check_git=not no_git,
     )
+    if fix or undo or dry_run:
+        return _fix_or_undo(options, fix, dry_run, undo, as_json)
     result = scan(app_context(), options)
     if as_json:
         answer_json(to_json(result))
@@ -62,3 +79,49 @@ def command(
     if hint:
         note(f"cclogin: fix: {hint}")
     return exit_code(result)
+
+
+def _fix_or_undo(options: ScanOptions, fix: bool, dry_run: bool, undo: bool, as_json: bool) -> int:
+    import dataclasses
+    import os
+
+    from ..errors import EXIT_FAILURE, UsageError
+    from ..scan.fix import FixOptions
+    from ..scan.fix import fix as run_fix
+
+    if as_json:
+        raise UsageError("--json goes with a plain scan, not with --fix or --undo")
+    if dry_run and not fix:
+        raise UsageError("--dry-run goes with --fix", "run `cclogin scan --fix --dry-run`")
+    if undo and (fix or options.roots):
+        raise UsageError(
+            "--undo takes no PATH and no --fix", "run `cclogin scan --undo` on its own"
+        )
+
+    def say(line: str) -> None:
+        note(f"cclogin: {line}")
+
+    ctx = app_context()
+    if undo:
+        from ..migrate.journal import migrate_lock
+        from ..migrate.recover import recover_all
+        from ..migrate.spanfix import undo_all
+        from ..paths import user_home
+
+        with migrate_lock(ctx.paths):
+            for line in recover_all(ctx):
+                say(line)
+            home = Path(os.path.realpath(user_home(dict(ctx.environ))))
+            failures = undo_all(ctx, say, home)
+        return EXIT_FAILURE if failures else 0
+    # The store is always checked: a key it already holds keeps its profile.
+    report = run_fix(ctx, FixOptions(dataclasses.replace(options, check_store=True), dry_run), say)
+    if dry_run:
+        say("dry run: nothing was changed")
+        return EXIT_PLAINTEXT_FOUND if report.findings else 0
+    if report.findings:
+        failed = (
+            f"; {report.failures} file(s) left as they were, see above" if report.failures else ""
+        )
+        say(f"done: {report.files} file(s) fixed{failed}")
+    return EXIT_FAILURE if report.failures else 0

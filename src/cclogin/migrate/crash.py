@@ -37,7 +37,20 @@ UNDO_POINTS = (
     "undo-profile-removed",
 )
 RECOVER_POINTS = ("recover-started",)
-ALL_POINTS = MIGRATE_POINTS + UNDO_POINTS + RECOVER_POINTS
+# `cclogin scan --fix` (migrate/spanfix.py), per file, and its undo.
+FIX_POINTS = (
+    "fix-journal-written",  # intent recorded (no secret), nothing else changed
+    "fix-stored",  # every new profile's secret in the store and read back
+    "fix-profile-written",  # metadata names the new profiles
+    "fix-undo-written",  # the undo record (no secret) is on disk
+    "fix-file-rewritten",  # the plaintext is gone from the file, journal still there
+)
+FIX_UNDO_POINTS = (
+    "fix-undo-journal-written",
+    "fix-undo-file-restored",  # file written back, its profiles still there
+    "fix-undo-profiles-removed",  # profiles the fix created are gone, record still there
+)
+ALL_POINTS = MIGRATE_POINTS + UNDO_POINTS + RECOVER_POINTS + FIX_POINTS + FIX_UNDO_POINTS
 _paused: set[str] = set()
 
 

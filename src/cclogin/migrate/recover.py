@@ -37,6 +37,7 @@ from .files import (
 )
 from .journal import Journal, journal_files, migrate_lock, try_migrate_lock
 from .pending import has_leftovers
+from .spanfix import is_span_journal, settle_path
 
 Notify = Callable[[str], None]
 
@@ -53,6 +54,12 @@ def recover_all(ctx: AppContext) -> list[str]:
     release_leftover_locks(ctx.paths, ctx.notify)
     for path in journal_files(ctx.paths):
         crash_point("recover-started")
+        if is_span_journal(path):  # `cclogin scan --fix` / `--undo` (spanfix.py)
+            try:
+                lines += settle_path(ctx, path)
+            except CouldNotAsk as exc:
+                lines.append(f"note: {exc.message}")
+            continue
         journal = Journal.load(path)
         try:
             if journal.op == "undo":

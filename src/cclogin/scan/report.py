@@ -21,7 +21,7 @@ COMMITTED = "committed: rotate this key — moving it does not unleak it"
 IN_GIT_HISTORY = "in git history: rotate this key — moving it does not unleak it"
 IN_HISTORY_FILE = (
     "in a shell history: a running shell keeps its history in memory and writes it back "
-    "when it exits; close other shells (or run `history -c` in them) after removing it"
+    "when it exits; `cclogin scan --fix` names the open ones and says what to run in them"
 )
 MAX_SKIPPED_PATHS = 1000
 _KEYISH = re.compile(r"sk-ant-[A-Za-z0-9_-]*")
@@ -202,9 +202,15 @@ def fix_hint(result: ScanResult) -> str | None:
     if not result.findings:
         return None
     hint = (
-        "move Claude Code's files with `cclogin migrate`; store any other key with "
-        "`cclogin login --with-api-key` and delete the plaintext"
+        "`cclogin scan --fix` moves each key into the store and out of its file "
+        "(`--fix --dry-run` shows how first; `cclogin scan --undo` puts the files back)"
     )
+    if any(_is_login_file(f) for f in result.findings):
+        hint += "; Claude Code's login file goes with `cclogin migrate`"
     if any(f.git.leaked for f in result.findings):
         hint += "; rotate every key marked COMMITTED (Console > API keys) first"
     return hint
+
+
+def _is_login_file(f: Finding) -> bool:
+    return f.location == "claude-code" and f.path.name.endswith("credentials.json")
