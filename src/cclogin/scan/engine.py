@@ -44,6 +44,9 @@ def _real(path: Path | str) -> str:
     return os.path.realpath(os.path.expanduser(path))
 
 
+KNOWN_PLACE_MAX = 1 << 30  # as migrate's default limit for ~/.claude.json
+
+
 class _Scanner:
     def __init__(self, env: Mapping[str, str], result: ScanResult, max_size: int) -> None:
         self.env = env
@@ -105,11 +108,15 @@ class _Scanner:
             if (st.st_dev, st.st_ino) in self.seen:
                 return
             self.seen.add((st.st_dev, st.st_ino))
-            if st.st_size > self.max_size:
+            # The places Claude Code and the shells write are read whole however they
+            # grew (a ~/.claude.json of 100 MB still holds primaryApiKey); they are
+            # read in blocks, so memory stays bounded. The size cap is for the walk.
+            limit = max(self.max_size, KNOWN_PLACE_MAX) if location is not None else self.max_size
+            if st.st_size > limit:
                 self.skip(path, "too_large")
                 return
             outcome = findings_in(
-                fd, st.st_size, self.max_size, path,
+                fd, st.st_size, limit, path,
                 lambda head: self.kind(path, location or self.location(path), head),
             )
             if outcome is BINARY:
