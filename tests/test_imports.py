@@ -1,8 +1,8 @@
 """Dependencies point down, and `cclogin token` stays lean.
 
 The first tests read every module of src/cclogin with `ast` (imports inside functions
-count too: a lazy import is still a dependency). The last one runs the real fast path
-against a real Secret Service and lists what it imported.
+count too: a lazy import is still a dependency). The last ones run the real lean path
+against a real Secret Service and list what it imported.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import cclogin
-from support.cli import World, open_world
+from support.cli import CCLOGIN, World, open_world
 
 PACKAGE_DIR = Path(cclogin.__file__).parent
 KEY = "sk-ant-api03-test-0041"
@@ -136,11 +136,25 @@ def test_core_modules_import_only_core() -> None:
         assert outside == set(), mod
 
 
-# --- the fast path, for real ----------------------------------------------------------------
+# --- the lean path, for real ----------------------------------------------------------------
 
-HEAVY = ("click", "keyring", "secretstorage", "cryptography", "httpx", "platformdirs",
-         # ~6 ms and ~2.5 ms of imports on every apiKeyHelper call (benchmarks/):
-         "dataclasses", "inspect", "hashlib", "traceback")
+# Everything `cclogin token` imports beyond the interpreter's own start-up, on the lean
+# path (src/cclogin/hotpath/): no other cclogin module, no json/re/socket/typing/pathlib/
+# threading. `resource` and `_ctypes` harden the process (cli/entry.py).
+LEAN_IMPORTS = {
+    "cclogin", "cclogin.cli", "cclogin.cli.entry", "resource", "_ctypes",
+    "cclogin.hotpath", "cclogin.hotpath.token", "cclogin.hotpath.wire",
+    "_json", "binascii", "_socket",
+}
+# What the hot path's modules may import at all (the test above proves what they do).
+HOTPATH_ALLOWED = {"_json", "_socket", "binascii", "os", "stat", "sys", "time"}
+# The full path behind it (what a fallback runs) still stays clear of these.
+HEAVY = ("click", "keyring", "secretstorage", "cryptography", "httpx")
+FULL_PATH = (
+    "import sys; from cclogin.cli.entry import _fast_token_args, harden_process; "
+    "from cclogin.cli.token_cmd import run_token; harden_process(); "
+    "_, p, v = _fast_token_args(sys.argv[1:]); sys.exit(run_token(p, v))"
+)
 
 
 @pytest.fixture
@@ -150,8 +164,12 @@ def keyring_world(tmp_path: Path) -> Iterator[World]:
 
 
 def imported_by(world: World, *args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    return imported(world, "-m", "cclogin", *args)
+
+
+def imported(world: World, *argv: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
     proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "cclogin", *args],
+        [sys.executable, "-X", "importtime", *argv],
         capture_output=True,
         text=True,
         env=world.environ(),
@@ -169,15 +187,34 @@ def tops(modules: set[str]) -> set[str]:
     return {m.split(".")[0] for m in modules}
 
 
-def test_token_fast_path_imports_nothing_heavy(keyring_world: World) -> None:
+def test_token_lean_path_imports_exactly_its_list(keyring_world: World) -> None:
     world = keyring_world
     assert world.login("default", KEY).rc == 0
-    for args in (("token",), ("token", "--profile", "default"), ("token", "-p", "default")):
-        proc, modules = imported_by(world, *args)
+    _, startup = imported(world, "-c", "pass")
+    for args in (("token",), ("token", "--profile", "default"), ("token", "-p", "default"),
+                 ("token", "--valid-for", "300")):
+        proc, modules = imported(world, CCLOGIN, *args)  # the installed entry point
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert proc.stdout == KEY + "\n"
-        assert "jeepney" in tops(modules)  # it really read the Secret Service
-        assert tops(modules) & set(HEAVY) == set(), sorted(tops(modules) & set(HEAVY))
+        assert modules - startup == LEAN_IMPORTS, sorted(modules - startup)
+
+
+def test_the_hot_path_imports_nothing_but_its_list() -> None:
+    hot = under("cclogin.hotpath")
+    assert hot == {"cclogin.hotpath", "cclogin.hotpath.token", "cclogin.hotpath.wire"}
+    for mod in hot:
+        assert GRAPH[mod] - hot - HOTPATH_ALLOWED == set(), mod
+    # Only the entry point reaches it: it is the one place that may end the process.
+    assert importers_of("cclogin.hotpath") - hot == {"cclogin.cli.entry"}
+
+
+def test_the_full_path_behind_it_imports_nothing_heavy(keyring_world: World) -> None:
+    world = keyring_world
+    assert world.login("default", KEY).rc == 0
+    proc, modules = imported(world, "-c", FULL_PATH, "token")
+    assert (proc.returncode, proc.stdout) == (0, KEY + "\n"), proc.stderr[-2000:]
+    assert "cclogin.accounts.token" in modules and "jeepney" in tops(modules)
+    assert tops(modules) & set(HEAVY) == set(), sorted(tops(modules) & set(HEAVY))
 
 
 def test_importtime_parsing_sees_click_on_the_slow_path(keyring_world: World) -> None:

@@ -23,9 +23,11 @@ StorageClass = Literal["keychain", "encrypted-file", "secret-server"]
 CREDENTIAL_VERSION = 1
 _NO_EXTRA: Mapping[str, str] = MappingProxyType({})
 
-# The model is NamedTuples, not frozen dataclasses: as immutable, fully typed, and it
-# keeps `dataclasses` (and the `inspect` it imports, ~6 ms) off the `cclogin token`
-# hot path, which Claude Code calls as its apiKeyHelper all day. Use `._replace()`.
+# The model is NamedTuples, not the frozen dataclasses STYLE.md asks for: they kept
+# `dataclasses` (and the `inspect` it imports, ~6 ms) off `cclogin token` when `token`
+# imported this module. Its lean path (hotpath/) no longer does (tests/test_imports.py),
+# so that reason is gone; moving to frozen dataclasses is a change of its own (callers
+# use `._replace()`, tuple equality and positional construction). Use `._replace()`.
 
 _PROFILE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # fullmatch: `$` lets "a\n" in
 
