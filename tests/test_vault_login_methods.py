@@ -20,15 +20,11 @@ from typing import Any
 import httpx
 import pytest
 
-from support import openbao
 from support.bao_auth import lookup
 from support.cli import Result, World, open_world
 from support.oauth2_mock import MockServer
 from support.oidc import OidcServer, start_server, write_browser
 from support.openbao import BaoServer, free_port
-
-# The fixture, here until tests/conftest.py imports it with the other support ones.
-bao_dev = openbao.bao_dev
 
 RP_CLIENT = "vault-relying-party"
 

@@ -9,13 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from support import openbao
 from support.bao_auth import child_token, lookup, read_policy, vault_login
 from support.cli import World, open_world
 from support.openbao import BaoKv, BaoServer, start_dev_server
-
-# The fixtures, here until tests/conftest.py imports them with the other support ones.
-bao_dev, bao_kv = openbao.bao_dev, openbao.bao_kv
 
 SHARED_KEY = "sk-ant-api03-team-shared-logout-0001"
 

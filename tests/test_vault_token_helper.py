@@ -19,13 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from support import openbao
 from support.bao_auth import child_token, lookup
 from support.cli import CCLOGIN, World, open_world
-from support.openbao import BaoServer, bao_binary, clean_env
-
-# The fixture, here until tests/conftest.py imports it with the other support ones.
-bao_dev = openbao.bao_dev
+from support.openbao import BaoServer, bao_binary, clean_env, wait_for
 
 
 @pytest.fixture
@@ -133,9 +129,9 @@ def test_expired_login_tells_bao_why(world: World, bao_dev: BaoServer) -> None:
     tok = child_token(bao_dev, ttl="2s", extra=("-renewable=false",))
     install(world)
     assert bao(world, bao_dev, "login", "-", input=tok.token).returncode == 0
-    import time
-
-    time.sleep(3)
+    # Until the server itself says the token is gone (it expires there, not here).
+    wait_for("the token to expire at the server", lambda: lookup(bao_dev, tok.token) is None or None,
+             timeout=30)
     looked = bao(world, bao_dev, "token", "lookup")
     assert looked.returncode != 0
     assert "log in to Vault again" in looked.stderr
