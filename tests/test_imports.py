@@ -97,6 +97,9 @@ def test_only_the_encrypted_file_code_imports_cryptography() -> None:
         "cclogin.store.kdf",
         "cclogin.store.encrypted_file",
         "cclogin.store.file_format",
+        # The lean token's encrypted-file branch (issue 13.3): cryptography's AES-GCM
+        # only, to open the one record the unlock cache's data key unlocks.
+        "cclogin.hotpath.encrypted",
     }
     assert importers_of("cryptography") - allowed == set()
 
@@ -148,6 +151,21 @@ LEAN_IMPORTS = {
 }
 # What the hot path's modules may import at all (the test above proves what they do).
 HOTPATH_ALLOWED = {"_json", "_socket", "binascii", "os", "stat", "sys", "time"}
+# The encrypted-file branch (hotpath/encrypted.py, imported only for a profile pinned to
+# the encrypted file) adds the kernel keyring through `_ctypes` (already loaded by
+# entry.py), HMAC/HKDF-SHA256 and SHA-256 from `_hashlib`, and cryptography's AES-GCM
+# from the Rust binding that defines it (ciphers.aead re-exports that class; importing
+# it costs ~10 ms of typing/re/utils more). The only cryptography on the hot path.
+ENCRYPTED_ALLOWED = HOTPATH_ALLOWED | {
+    "_ctypes", "_hashlib",
+    "cryptography.hazmat.bindings._rust", "cryptography.hazmat.bindings._rust.openssl",
+}
+# What that branch imports on top of LEAN_IMPORTS when it answers (run for real below).
+LEAN_ENCRYPTED_IMPORTS = {
+    "cclogin.hotpath.encrypted", "_hashlib", "cryptography", "cryptography.__about__",
+    "cryptography.hazmat", "cryptography.hazmat.bindings",
+    "cryptography.hazmat.bindings._rust", "_cffi_backend",
+}
 # The full path behind it (what a fallback runs) still stays clear of these.
 HEAVY = ("click", "keyring", "secretstorage", "cryptography", "httpx")
 FULL_PATH = (
@@ -199,11 +217,34 @@ def test_token_lean_path_imports_exactly_its_list(keyring_world: World) -> None:
         assert modules - startup == LEAN_IMPORTS, sorted(modules - startup)
 
 
+def test_token_lean_encrypted_branch_imports_exactly_its_list(tmp_path: Path) -> None:
+    from support.cli import make_encrypted_world
+    from support.kernel_keyring import own_session
+
+    if not Path("/proc/keys").exists():
+        pytest.skip("the unlock cache is the Linux kernel keyring's")
+    with own_session():
+        world = make_encrypted_world(tmp_path)
+        assert world.login("default", KEY).rc == 0
+        assert world.cclogin("unlock", "--for", "10m").rc == 0
+        world.env.pop("CCLOGIN_PASSPHRASE_FILE")
+        _, startup = imported(world, "-c", "pass")
+        proc, modules = imported(world, CCLOGIN, "token")
+        assert (proc.returncode, proc.stdout) == (0, KEY + "\n"), proc.stderr[-2000:]
+        extra = modules - startup - LEAN_IMPORTS
+        assert extra - {"types", "__future__"} == LEAN_ENCRYPTED_IMPORTS, sorted(extra)
+        assert not tops(modules) & {"typing", "re", "click", "keyring"}
+
+
 def test_the_hot_path_imports_nothing_but_its_list() -> None:
     hot = under("cclogin.hotpath")
-    assert hot == {"cclogin.hotpath", "cclogin.hotpath.token", "cclogin.hotpath.wire"}
+    assert hot == {
+        "cclogin.hotpath", "cclogin.hotpath.token", "cclogin.hotpath.wire",
+        "cclogin.hotpath.encrypted",
+    }
     for mod in hot:
-        assert GRAPH[mod] - hot - HOTPATH_ALLOWED == set(), mod
+        allowed = ENCRYPTED_ALLOWED if mod == "cclogin.hotpath.encrypted" else HOTPATH_ALLOWED
+        assert GRAPH[mod] - hot - allowed == set(), mod
     # Only the entry point reaches it: it is the one place that may end the process.
     assert importers_of("cclogin.hotpath") - hot == {"cclogin.cli.entry"}
 

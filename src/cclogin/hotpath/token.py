@@ -11,7 +11,9 @@
                                       `load_credential`, store/chunking.py `parse_entry`)
 
 and answers only where every step has a plain answer: a Secret Service profile whose
-entry is one `cl1:` value holding an API key, a Claude token, a Claude login that is
+entry is one `cl1:` value, or an encrypted-file profile whose store `cclogin unlock`
+opened in this session (hotpath/encrypted.py: the cached data key, the file MAC, the
+record's AES-256-GCM), holding an API key, a Claude token, a Claude login that is
 still valid, or a provider token that needs no refresh. Everything else returns None
 and the caller runs the full path, which then does and says exactly what it always
 did: other backends, team profiles, a refresh or a Vault renewal, a missing profile or
@@ -35,7 +37,9 @@ APP = "cclogin"
 ENV_OVERRIDE = "ANTHROPIC_API_KEY"  # accounts/token.py
 REFRESH_MARGIN = 60.0  # accounts/token.py
 INFERENCE_SCOPE = "user:inference"  # accounts/token.py
-BACKEND = "secret-service"  # the one backend this path reads
+BACKEND = "secret-service"  # the keychain this path reads
+FILE_BACKEND = "encrypted-file"  # store/select.py ENCRYPTED_FILE, model.py StorageClass
+STORE_FILE = "store.cclogin"  # paths.py `encrypted_store`
 SECRET_KEY_PREFIX = "profile:"  # model.py PROFILE_KEY_PREFIX
 SCHEMA_VERSION = 1  # accounts/profiles.py
 MAX_METADATA_BYTES = 4 << 20  # accounts/profiles.py
@@ -84,6 +88,15 @@ def lean_token(profile: str | None, valid_for: float | None) -> str | None:  # n
         # The override wins; with --profile or CCLOGIN_PROFILE the full path adds a note.
         return None if profile or env.get("CCLOGIN_PROFILE") else override
     chosen = _chosen_profile(config_dir, profile or env.get("CCLOGIN_PROFILE") or None)
+    margin = max(REFRESH_MARGIN, REFRESH_MARGIN if valid_for is None else valid_for)
+    if (
+        chosen is not None
+        and chosen.get("backend") == FILE_BACKEND
+        and chosen.get("storage_class") == FILE_BACKEND
+        and chosen.get("kind") != "vault_token"
+        and not chosen.get("needs_login")
+    ):
+        return _from_encrypted_file(env, str(chosen["name"]), margin)
     if (
         chosen is None
         or chosen.get("backend") != BACKEND
@@ -109,8 +122,20 @@ def lean_token(profile: str | None, valid_for: float | None) -> str | None:  # n
         return None
     if text is None:
         return None  # no such item: the full path names what to do
-    margin = max(REFRESH_MARGIN, REFRESH_MARGIN if valid_for is None else valid_for)
     return _printable(text, margin)
+
+
+def _from_encrypted_file(env: "os._Environ[str]", name: str, margin: float) -> str | None:
+    """The encrypted-file profile's secret where `cclogin unlock` cached the store's
+    data key in this session (hotpath/encrypted.py), else None. The record holds the
+    credential blob itself (no `cl1:` entry: that is the keychains' framing)."""
+    data_dir = _data_dir(env)
+    if data_dir is None:
+        return None
+    from . import encrypted
+
+    blob = encrypted.read_record(_join(data_dir, STORE_FILE), SECRET_KEY_PREFIX + name, env)
+    return None if blob is None else _printable_blob(blob, margin)
 
 
 # --- paths (paths.py) ------------------------------------------------------------------
@@ -129,6 +154,15 @@ def _dirs(env: "os._Environ[str]") -> tuple[str, str] | None:
     if config is None or state is None:
         return None
     return config, state
+
+
+def _data_dir(env: "os._Environ[str]") -> str | None:
+    """The data dir `paths.get_paths` gives (the encrypted store's folder), or None."""
+    home = env.get("CCLOGIN_HOME")
+    if home:
+        root = _cclogin_home(home, env)
+        return None if root is None else _join(root, "data")
+    return _xdg(env, "XDG_DATA_HOME", "/.local/share")
 
 
 def _xdg(env: "os._Environ[str]", variable: str, default: str) -> str | None:
@@ -356,12 +390,15 @@ def _is_opt_str(value: object) -> bool:
 # --- the credential (store/chunking.py, model.py load_credential, accounts/token.py) ---
 
 
-def _printable(entry: str, margin: float) -> str | None:  # noqa: PLR0911 - one case each
+def _printable(entry: str, margin: float) -> str | None:
     """The secret `usable_credential` + `primary_secret` give for this keychain entry,
     or None where the full path has more to do (refresh, chunks, an error to report)."""
     blob = _entry_value(entry)
-    if blob is None:
-        return None
+    return None if blob is None else _printable_blob(blob, margin)
+
+
+def _printable_blob(blob: bytes, margin: float) -> str | None:
+    """model.py `load_credential` of a credential blob, then as `_printable`."""
     try:
         doc = _loads(blob.decode("utf-8"))
     except Exception:
