@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, Literal, NamedTuple, NewType
 
@@ -200,6 +200,24 @@ def load_credential(blob: bytes) -> Credential:
     except (KeyError, TypeError, ValueError):
         raise StoreCorrupt(f"the stored {kind} credential is missing a field") from None
     raise StoreCorrupt("the stored credential is of an unknown kind")
+
+
+def secrets_of(cred: Credential) -> Iterator[Secret]:
+    """Every secret a credential holds (a Claude login's tokens inside its raw JSON too):
+    what a scan or a fix compares a plaintext value against."""
+    for value in cred:
+        if isinstance(value, Secret):
+            yield value
+    if isinstance(cred, ClaudeLogin):
+        try:
+            doc = json.loads(cred.raw.reveal())
+        except ValueError:
+            return
+        if isinstance(doc, dict):
+            for key in ("accessToken", "refreshToken"):
+                token = doc.get(key)
+                if isinstance(token, str) and token:
+                    yield Secret(token)
 
 
 def primary_secret(cred: Credential) -> Secret:

@@ -36,7 +36,7 @@ import re
 import secrets as random_ids
 import stat
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,13 +55,13 @@ from ..fsio import (
     write_error,
 )
 from ..model import (
-    ClaudeLogin,
     Credential,
     Profile,
     dump_credential,
     load_credential,
     primary_secret,
     secret_key,
+    secrets_of,
 )
 from ..paths import Paths
 from ..secret import Secret
@@ -489,23 +489,6 @@ def _unlink(path: Path) -> None:
 
 
 # --- doing it -------------------------------------------------------------------------------
-
-
-def secrets_of(cred: Credential) -> Iterator[Secret]:
-    """Every secret a credential holds (a Claude login's tokens inside its raw JSON too)."""
-    for value in cred:
-        if isinstance(value, Secret):
-            yield value
-    if isinstance(cred, ClaudeLogin):
-        try:
-            doc = json.loads(cred.raw.reveal())
-        except ValueError:
-            return
-        if isinstance(doc, dict):
-            for key in ("accessToken", "refreshToken"):
-                token = doc.get(key)
-                if isinstance(token, str) and token:
-                    yield Secret(token)
 
 
 def _holds(blob: bytes | None, secret: Secret) -> bool:

@@ -9,16 +9,13 @@ scan never fails on it.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ..accounts.context import AppContext
 from ..accounts.credentials import read_credential
 from ..accounts.profiles import read_metadata
 from ..errors import CcloginError
-from ..model import ClaudeLogin, Credential
-from ..secret import Secret
+from ..model import secrets_of
 from .findings import InStore, digest_of
 
 
@@ -48,22 +45,6 @@ class StoreView:
         return "no", ()
 
 
-def _secrets(cred: Credential) -> Iterator[Secret]:
-    for value in cred:
-        if isinstance(value, Secret):
-            yield value
-    if isinstance(cred, ClaudeLogin):
-        try:
-            doc = json.loads(cred.raw.reveal())
-        except ValueError:
-            return
-        if isinstance(doc, dict):
-            for key in ("accessToken", "refreshToken"):
-                token = doc.get(key)
-                if isinstance(token, str) and token:
-                    yield Secret(token)
-
-
 def read_store(ctx: AppContext) -> StoreView:
     view = StoreView()
     try:
@@ -79,7 +60,7 @@ def read_store(ctx: AppContext) -> StoreView:
             ctx.debug(f"scan: profile {name} not compared: {exc.message}")
             view.unreadable.append(name)
             continue
-        for secret in _secrets(cred):
+        for secret in secrets_of(cred):
             names = view.digests.setdefault(digest_of(secret.reveal().encode()), [])
             if name not in names:
                 names.append(name)
