@@ -18,6 +18,7 @@ import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ..accounts.context import AppContext
 from ..accounts.profiles import editing_metadata, read_metadata
@@ -99,18 +100,7 @@ def recover_locked(ctx: AppContext) -> list[str]:
 def settle(ctx: AppContext, journal: Journal, *, interrupted: bool) -> list[str]:
     path = Path(journal.path)
     what = "an interrupted migration of" if interrupted else "the migration of"
-    profiles = [Profile.from_json(p["profile"]) for p in journal.profiles]
-    answers = [_ask(ctx, p, e["blob_sha"]) for p, e in zip(profiles, journal.profiles, strict=True)]
-    unknown = [a for a in answers if isinstance(a, CcloginError)]
-    if unknown:
-        # Neither rolling forward nor back is safe without knowing: change nothing.
-        raise CouldNotAsk(
-            f"{what} {path} will be finished later: the store could not be asked "
-            f"({unknown[0].message})",
-            "make the store reachable (unlock the keychain, or set a passphrase source), "
-            "then run `cclogin migrate`",
-        )
-    stored = all(a == HELD for a in answers)
+    profiles, stored = ask_all(ctx, journal.profiles, f"{what} {path}", "cclogin migrate")
     current: str | _Unknown | None  # the file's digest now (read in blocks, not kept)
     try:
         now = read_digest(path)
@@ -197,6 +187,27 @@ def _roll_back(
 
 class _Unknown:
     """A source that exists but can no longer be read safely (left for the next scan)."""
+
+
+def ask_all(
+    ctx: AppContext, entries: list[dict[str, Any]], what: str, retry: str
+) -> tuple[list[Profile], bool]:
+    """The journal's profiles, and whether every one holds the bytes the run wrote.
+
+    A store that cannot answer is never taken as "absent": neither rolling forward nor
+    back is safe without knowing, so nothing changes (CouldNotAsk, retried later).
+    Shared by migrate's journals and scan --fix's (spanfix.py)."""
+    profiles = [Profile.from_json(e["profile"]) for e in entries]
+    answers = [_ask(ctx, p, e["blob_sha"]) for p, e in zip(profiles, entries, strict=True)]
+    unknown = [a for a in answers if isinstance(a, CcloginError)]
+    if unknown:
+        raise CouldNotAsk(
+            f"{what} will be finished later: the store could not be asked "
+            f"({unknown[0].message})",
+            "make the store reachable (unlock the keychain, or set a passphrase source), "
+            f"then run `{retry}`",
+        )
+    return profiles, all(a == HELD for a in answers)
 
 
 def _ask(ctx: AppContext, profile: Profile, blob_sha: str) -> str | CcloginError:

@@ -649,43 +649,20 @@ def settle_path(ctx: AppContext, path: Path) -> list[str]:
     return settle_fix(ctx, journal, interrupted=True)
 
 
-HELD, ABSENT = "held", "absent"
-
-
-def _ask(ctx: AppContext, profile: Profile, blob_sha: str) -> str | CcloginError:
-    try:
-        blob = ctx.store_for(profile).get(secret_key(profile.name))
-    except SecretNotFound:
-        return ABSENT
-    except CcloginError as exc:
-        return exc
-    return HELD if blob is not None and sha256(blob) == blob_sha else ABSENT
-
-
 def settle_fix(
     ctx: AppContext, journal: FixJournal, *, interrupted: bool, untouched: bool = False
 ) -> list[str]:
     """Finish when every secret is in its store, else roll back; `untouched`: this run
     knows it never wrote the file (a changed file is then left and the fix undone)."""
-    from .recover import CouldNotAsk
+    from .recover import ask_all
 
     path = Path(journal.path)
     what = "an interrupted fix of" if interrupted else "the fix of"
-    profiles = [Profile.from_json(p["profile"]) for p in journal.profiles]
-    answers = [_ask(ctx, p, e["blob_sha"]) for p, e in zip(profiles, journal.profiles, strict=True)]
-    unknown = [a for a in answers if isinstance(a, CcloginError)]
-    if unknown:
-        raise CouldNotAsk(
-            f"{what} {shown(path)} will be finished later: the store could not be asked "
-            f"({unknown[0].message})",
-            "make the store reachable (unlock the keychain, or set a passphrase source), "
-            "then run `cclogin scan --fix`",
-        )
+    profiles, held = ask_all(ctx, journal.profiles, f"{what} {shown(path)}", "cclogin scan --fix")
     remove_stale_temps(path)
     _remove_record_temps(ctx.paths)
     current = _digest_now(path)
     fixed = current == journal.after_sha or _grown_from(path, journal)
-    held = all(a == HELD for a in answers)
     lines: list[str] = []
     if held and (current == journal.before_sha or fixed or not untouched):
         created = [p for p, e in zip(profiles, journal.profiles, strict=True) if e["was_new"]]
