@@ -152,6 +152,27 @@ class StoreContract:
         assert reopen().get("contract:big") is None
         assert "contract:big" not in reopen().keys()
 
+    def test_many_keys_deleted_and_proven_at_once(
+        self, store: SecretStore, reopen: Callable[[], SecretStore]
+    ) -> None:
+        """store/batch.py over this store (its own `delete_many`/`present` where it has
+        them, a call per key otherwise), inside one connection, as `logout --all` runs."""
+        from .store.batch import delete_many, one_connection, still_there
+
+        keys = [f"contract:many-{i}" for i in range(5)]
+        with one_connection():
+            for i, key in enumerate(keys):
+                store.set(key, VALUES["40k"] if i == 0 else VALUES["ascii"] + bytes([i]))
+            store.set("contract:stays", b"kept")
+            assert still_there(store, [*keys, "contract:never"]) == set(keys)
+            answers = delete_many(store, [*keys, "contract:never"])
+            assert answers == {**dict.fromkeys(keys, True), "contract:never": False}
+            assert still_there(store, keys) == set()
+        other = reopen()
+        assert all(other.get(key) is None for key in keys)
+        assert set(other.keys()) & set(keys) == set()
+        assert other.get("contract:stays") == b"kept"
+
     def test_two_instances_see_each_others_writes(
         self, store: SecretStore, reopen: Callable[[], SecretStore]
     ) -> None:

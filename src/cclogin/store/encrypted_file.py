@@ -141,6 +141,29 @@ class EncryptedFileStore:
         current = self._read()
         return [] if current is None else [r.name for r in current.records]
 
+    def delete_many(self, keys: list[str]) -> dict[str, bool]:
+        """`delete` of every key in one rewrite of the file (store/batch.py): whether
+        each existed. Verified as every write is (the new file decodes and opens under
+        the key before it replaces the old one, and reads back byte for byte)."""
+        wanted = sorted(set(keys))
+        for key in wanted:
+            validate_key(key)
+        existed: set[str] = set()
+
+        def change(records: list[Record], keys: SubKeys) -> list[Record] | None:
+            existed.update(r.name for r in records if r.name in wanted)
+            kept = [r for r in records if r.name not in existed]
+            return kept if len(kept) != len(records) else None
+
+        if wanted:
+            self._mutate(change, create=False, check=(wanted[0], None))
+        return {key: key in existed for key in keys}
+
+    def present(self, keys: list[str]) -> list[str]:
+        """Those of `keys` with a record: one read of the file, no passphrase."""
+        names = set(self.keys())
+        return [key for key in keys if key in names]
+
     def describe(self) -> StoreInfo:
         source = self._source.description if self._source else "no passphrase configured"
         return StoreInfo(

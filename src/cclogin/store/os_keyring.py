@@ -13,12 +13,17 @@
   backend for a new secret only (store/keychain_probe.py, store/select.py).
 - Values become entries via `chunking` (service "cclogin", username = the key), and
   key names are listed in `keychain_index` because keyring cannot enumerate.
+- Within `one_connection()` (logout, login, migrate), every Secret Service call of the
+  process goes over one D-Bus connection with one Secret Service session, instead of
+  keyring's connection and session per call; `delete_many` and `present` serve commands
+  that handle many keys at once (store/batch.py).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -237,6 +242,7 @@ def _instantiate(cls: Any) -> Any:
         # collection when there is none: that raises a prompt nobody can answer over
         # SSH or headless (secretstorage #33, aws-vault #304). No default: unavailable.
         backend.preferred_collection = DEFAULT_COLLECTION_ALIAS
+        _share_one_connection(backend)
     return backend
 
 
@@ -314,7 +320,7 @@ class OsKeyringStore:
 
     def get(self, key: str) -> bytes | None:
         validate_key(key)
-        if self.name == "secret-service":
+        if self.name == "secret-service" and _HOLD.shared is None:  # the reader: its own connection
             from .secret_service_reader import NeedsFallbackError
 
             self._prepare(fast=True, backend=False)
@@ -428,3 +434,266 @@ class OsKeyringStore:
         how = missing_bindings(self.name)
         if how is not None:
             raise BindingsMissing(f"{self.name}: {how}", how)
+
+    # --- many keys in one command (store/batch.py) ------------------------------------
+
+    def entry_names(self) -> list[str] | None:
+        """The name (keyring's username) of every cclogin entry in the keychain, chunk
+        entries included, read over the command's one connection: only the Secret
+        Service within `one_connection()` answers (one SearchItems, and each item's
+        attributes); None elsewhere (keyring cannot list; the read-only reader can, on a
+        connection of its own: accounts/orphans.py)."""
+        shared = _HOLD.shared
+        if self.name != "secret-service" or shared is None or not shared.used():
+            return None  # before any keychain call, nothing says a keychain is here
+        self._prepare()
+        return self._run("list", self._entry_names)
+
+    def _entry_names(self) -> list[str]:
+        backend = self._backend
+        collection = backend.get_preferred_collection()  # the block's own
+        field = backend.schemes[backend.scheme]["username"]
+        names = {item.get_attributes().get(field) for item in
+                 collection.search_items(backend._query(SERVICE))}
+        return sorted(n for n in names if isinstance(n, str))
+
+    def present(self, keys: list[str]) -> list[str]:
+        """Those of `keys` that still have an entry or a chunk entry here: one listing
+        where `entry_names` answers, a read of each key otherwise."""
+        names = self.entry_names()
+        if names is None:
+            return [key for key in keys if self.get(key) is not None]
+        there = {name.partition("#")[0] for name in names}
+        return [key for key in keys if key in there]
+
+    def delete_many(self, keys: list[str]) -> dict[str, bool | CcloginError]:
+        """`delete` of every key: whether it existed, or why it could not be deleted.
+
+        As `delete` does, each key is deleted (every chunk with it) under its writer
+        lock and leaves the index only once its entries are gone; but the keys go in
+        groups of `BATCH`, whose locks are all held (taken in sorted order, so two
+        batches never wait for each other) until the group is off the index, in one
+        rewrite of the index per group instead of one per key. Each key's keychain work
+        gets its own deadline; a timeout ends the batch (the keychain is not answering)."""
+        from ..fsio import file_lock_within
+
+        wanted = sorted(set(keys))
+        for key in wanted:
+            validate_key(key)
+        self._prepare()
+        out: dict[str, bool | CcloginError] = {}
+        for start in range(0, len(wanted), BATCH):
+            group = wanted[start : start + BATCH]
+
+            def delete_group(
+                begin: Callable[[], None], group: list[str] = group
+            ) -> dict[str, bool | CcloginError]:
+                return self._delete_group(group, begin, file_lock_within)
+
+            try:
+                out.update(self._locked("delete", group[0], delete_group))
+            except CcloginError as exc:
+                for key in wanted[start:]:
+                    out.setdefault(key, exc)
+                break
+        return out
+
+    def _delete_group(
+        self, group: list[str], begin: Callable[[], None], lock_within: Any
+    ) -> dict[str, bool | CcloginError]:
+        import contextlib
+
+        until = time.monotonic() + self._timeout
+        with contextlib.ExitStack() as held:
+            for key in group[1:]:  # the first one's lock is held already (`_locked`)
+                wait = max(0.0, until - time.monotonic())
+                if not held.enter_context(lock_within(self._writer_lock(key), wait)):
+                    raise StoreTimeout(
+                        f"{self.name}: delete: another cclogin process was writing {key} "
+                        f"and did not finish within {self._timeout:g} s"
+                    )
+            listed = self._index.names()
+            out: dict[str, bool | CcloginError] = {}
+            gone: list[str] = []
+            slots = self._slots()
+            for key in group:
+                begin()  # each key's keychain work gets its own deadline
+                chunks = [n for n in listed if n.startswith(f"{key}#")]
+                try:
+                    out[key] = chunking.delete_value(slots, key)
+                    for name in chunks:  # those of a write killed before its header
+                        slots.remove(name)
+                except StoreTimeout:
+                    raise
+                except CcloginError as exc:
+                    out[key] = exc
+                    continue
+                gone += [key, *chunks]
+            self._index.discard_all(gone)
+        return out
+
+
+# --- one connection per command ---------------------------------------------------------
+#
+# keyring's Secret Service backend opens a D-Bus connection for every call, and
+# secretstorage a Secret Service session (a Diffie-Hellman exchange) for every secret it
+# reads: `logout --all` of 50 profiles made 200 connections. Within `one_connection()`
+# every call of this process shares one of each: keyring's connection factory
+# (`secretstorage.dbus_init`) hands out the block's connection, opened by the first call
+# (inside that call's deadline) and closed when the block ends (its `close` is a no-op
+# for keyring); each backend instance is handed the block's collection, checked and
+# unlocked once as keyring does (a refusal is kept: one locked keychain is one prompt,
+# one error), with one session. Calls never overlap on the connection: one given up on
+# by its deadline keeps it, and any later call in the block fails at once with
+# StoreTimeout instead of speaking over it; the process's exit closes it then.
+
+BATCH = 64  # keys whose writer locks `delete_many` holds at once
+
+
+class _Turn:
+    """`with shared.turn():` the connection is this thread's until the block ends;
+    StoreTimeout at once if a call given up on by its deadline still has it."""
+
+    def __init__(self, lock: Any) -> None:
+        self._lock = lock
+
+    def __enter__(self) -> None:
+        if not self._lock.acquire(blocking=False):
+            raise StoreTimeout(
+                "secret-service: not asked (an earlier call of this command did not "
+                "answer in time)"
+            )
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
+class _Shared:
+    """The connection, collections and session of one `one_connection()` block."""
+
+    def __init__(self) -> None:
+        self.real: Any = None  # jeepney's DBusConnection, from secretstorage.dbus_init
+        self.failed: BaseException | None = None
+        self.collections: dict[str, Any] = {}
+        self.refused: dict[str, BaseException] = {}
+        self._lock = threading.Lock()
+
+    def used(self) -> bool:
+        """Whether a call of the block has been to the Secret Service (or tried)."""
+        return self.real is not None or self.failed is not None or bool(self.refused)
+
+    def turn(self) -> _Turn:
+        return _Turn(self._lock)
+
+    def connection(self, dbus_init: Callable[[], Any]) -> _SharedConnection:
+        with self.turn():
+            if self.failed is not None:
+                raise self.failed
+            if self.real is None:
+                try:
+                    self.real = dbus_init()
+                except Exception as exc:
+                    self.failed = exc
+                    raise
+        return _SharedConnection(self)
+
+    def collection(self, path: str, open_collection: Callable[[], Any]) -> Any:
+        refused = self.refused.get(path)
+        if refused is not None:
+            raise refused
+        found = self.collections.get(path)
+        if found is None:
+            try:
+                found = open_collection()  # keyring's: lock check and unlock included
+                if found.session is None:
+                    from secretstorage.util import open_session
+
+                    found.session = open_session(found.connection)
+            except Exception as exc:
+                self.refused[path] = exc
+                raise
+            self.collections[path] = found
+        return found
+
+    def close(self) -> None:
+        if self.real is None or not self._lock.acquire(blocking=False):
+            return  # a call given up on still holds it: the process's exit closes it
+        try:
+            self.real.close()
+        finally:
+            self.real = None
+            self._lock.release()
+
+
+class _SharedConnection:
+    """What keyring and secretstorage get for a connection within the block."""
+
+    def __init__(self, shared: _Shared) -> None:
+        self._shared = shared
+
+    def send_and_get_reply(self, *args: Any, **kwargs: Any) -> Any:
+        with self._shared.turn():
+            return self._shared.real.send_and_get_reply(*args, **kwargs)
+
+    def close(self) -> None:
+        pass  # the block closes it
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._shared.real, name)
+
+
+class _Hold:
+    """Whether a `one_connection()` block is open in this process, and its `_Shared`."""
+
+    def __init__(self) -> None:
+        self.shared: _Shared | None = None
+        self.depth = 0
+        self.lock = threading.Lock()
+
+
+_HOLD = _Hold()
+
+
+class one_connection:  # noqa: N801 - used as a function: `with one_connection():`
+    """Within the block, every Secret Service call of this process over one connection
+    (see above); nested blocks share the outermost one. Other keychains are unchanged."""
+
+    def __enter__(self) -> None:
+        with _HOLD.lock:
+            if _HOLD.depth == 0:
+                _HOLD.shared = _Shared()
+            _HOLD.depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with _HOLD.lock:
+            _HOLD.depth -= 1
+            done = _HOLD.shared if _HOLD.depth == 0 else None
+            if done is not None:
+                _HOLD.shared = None
+        if done is not None:
+            done.close()
+
+
+def _share_one_connection(backend: Any) -> None:
+    """Route keyring's Secret Service `backend` through the block's connection and
+    collection while a `one_connection()` block is open (and as before outside one)."""
+    import secretstorage
+
+    if not getattr(secretstorage.dbus_init, "_cclogin_shared", False):
+        dbus_init = secretstorage.dbus_init
+
+        def shared_dbus_init() -> Any:
+            shared = _HOLD.shared
+            return dbus_init() if shared is None else shared.connection(dbus_init)
+
+        shared_dbus_init._cclogin_shared = True  # type: ignore[attr-defined]
+        secretstorage.dbus_init = shared_dbus_init
+    preferred = backend.get_preferred_collection
+
+    def get_preferred_collection() -> Any:
+        shared = _HOLD.shared
+        if shared is None:
+            return preferred()
+        return shared.collection(str(backend.preferred_collection), preferred)
+
+    backend.get_preferred_collection = get_preferred_collection
