@@ -75,37 +75,42 @@ def save_credential(
     If the new secret lands in another backend, the old copy is deleted afterwards.
     """
     pname = ensure_replaceable(ctx, name, force, confirm_replace)
-    target = store or ctx.select_store()
-    check_placement(pname, target.name)  # the admin policy: allowed backend, team server
-    blob = dump_credential(cred)
-    if expires_at is None:
-        expires_at = getattr(cred, "expires_at", None)
-    profile = Profile(
-        name=pname,
-        kind=cred.kind,
-        backend=target.name,
-        storage_class=target.storage_class,
-        created_at=time.time(),
-        account=account,
-        provider=provider,
-        base_url=base_url,
-        expires_at=expires_at,
-        source=source,
-        extra=dict(extra or {}),
-    )
-    # One lock from the secret's write to the metadata naming it: `doctor --fix` and
-    # `logout --all` judge "orphan" under this lock, so they never see the gap.
-    with metadata_lock(ctx.paths):
-        target.set(secret_key(pname), blob)  # verified by the store before it returns
-        meta = read_metadata(ctx.paths)
-        old = meta.profiles.get(pname)
-        meta.put(profile)
-        if switch or meta.active is None:
-            meta.active = pname
-        write_metadata(ctx.paths, meta)
-    if old is not None and old.backend != target.name:
-        # The secret moved backends: no copy may stay behind in the old one.
-        ctx.store_named(old.backend).delete(secret_key(pname))
+    from ..store.batch import one_connection
+
+    # One keychain connection for the whole login: the backend's selection (its round
+    # trip), the write and its read-back, and a delete from the old backend.
+    with one_connection():
+        target = store or ctx.select_store()
+        check_placement(pname, target.name)  # the admin policy: allowed backend, team server
+        blob = dump_credential(cred)
+        if expires_at is None:
+            expires_at = getattr(cred, "expires_at", None)
+        profile = Profile(
+            name=pname,
+            kind=cred.kind,
+            backend=target.name,
+            storage_class=target.storage_class,
+            created_at=time.time(),
+            account=account,
+            provider=provider,
+            base_url=base_url,
+            expires_at=expires_at,
+            source=source,
+            extra=dict(extra or {}),
+        )
+        # One lock from the secret's write to the metadata naming it: `doctor --fix` and
+        # `logout --all` judge "orphan" under this lock, so they never see the gap.
+        with metadata_lock(ctx.paths):
+            target.set(secret_key(pname), blob)  # verified by the store before it returns
+            meta = read_metadata(ctx.paths)
+            old = meta.profiles.get(pname)
+            meta.put(profile)
+            if switch or meta.active is None:
+                meta.active = pname
+            write_metadata(ctx.paths, meta)
+        if old is not None and old.backend != target.name:
+            # The secret moved backends: no copy may stay behind in the old one.
+            ctx.store_named(old.backend).delete(secret_key(pname))
     return profile
 
 

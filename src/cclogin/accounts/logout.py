@@ -1,8 +1,25 @@
 """Logout: revoke (best effort), wipe every copy, then prove nothing is left.
 
-Revocation starts first, in a worker thread, but never holds the wipe back: when the
-server has not answered within REVOKE_HEAD_START seconds, every local copy is wiped
-and the revocation is then given the rest of its own deadline (oauth/revoke.py).
+Every profile being logged out (one, a team link and its Vault login, or all of them)
+goes through the same passes, each one pass over all of them, so `logout --all` costs
+one keychain connection, one read-back pass per store and one metadata write, however
+many profiles there are (issue 13.5):
+
+1. read each secret (the plaintext sweep and the revocation need it) and start its
+   revocation; a hard-linked plaintext copy refuses that profile before anything goes;
+2. give the revocations REVOKE_HEAD_START seconds, once for all: a prompt server is done
+   before the wipe, a slow one never holds it back (oauth/revoke.py gives it the rest of
+   its own deadline, recorded at the end);
+3. remove the known and plaintext copies of each secret (its entry still stands);
+4. under the metadata lock (no login can put a profile back meanwhile): delete the
+   secrets (one batch per store), prove them gone (one pass per store: store/batch.py),
+   then drop the entries of the proven ones, in one write.
+
+A profile's entry goes only after its secret is proven gone, so logout never leaves a
+secret without a profile entry. A crash (or a full disk) between the deletes and the
+write leaves entries whose secrets are gone, which is what a crash in that window of
+a single profile always left: `status` says such a profile has no secret, and running
+`logout` (or `logout --all`) again removes the entries.
 """
 
 from __future__ import annotations
@@ -10,7 +27,8 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +46,7 @@ from ..model import (
 from ..store.base import SecretStore
 from .context import AppContext
 from .copies import known_copies
-from .profiles import editing_metadata, read_metadata, resolve_name
+from .profiles import metadata_lock, read_metadata, resolve_name, write_metadata
 
 
 class LogoutIncomplete(StoreError):
@@ -62,30 +80,22 @@ def logout(
     else:
         targets = [meta.get(resolve_name(meta, name or ctx.profile_env()))]
     report = LogoutReport()
-    failures: list[str] = []
-    left: list[str] = []  # profiles whose secret is gone but whose entry is not
-    hints: list[str] = []
-    why: dict[tuple[str, str], list[str]] = {}  # (backend, reason) -> profiles, said once
-    for profile in targets:
-        try:
-            _logout_one(ctx, profile, revoke, report, chained=not everything)
-        except ProfileEntryLeft as exc:
-            left.append(f"{profile.name}: {exc.message}")
-            hints.append(exc.hint)
-        except CcloginError as exc:
-            where = exc.message.removeprefix(f"{profile.backend}: ")
-            why.setdefault((profile.backend, where), []).append(profile.name)
-            if isinstance(exc, HardLinkedCopy | StoreLocked):
-                hints.append(exc.hint)
-    failures += [f"{', '.join(names)} ({backend}: {where})" for (backend, where), names in why.items()]
+    tally = _Tally()
+    from ..store.batch import one_connection
+
+    with one_connection():  # every Secret Service call of this logout: one connection
+        _logout_all_of(ctx, targets, revoke, report, tally, everything=everything)
+        failures = tally.failures()
+        if everything:
+            _wipe_orphans(ctx, report, failures)
     if everything:
-        _wipe_orphans(ctx, report, failures)
         _lock(ctx, report)
-    if failures or left:
-        parts = (["still stored: " + "; ".join(failures)] if failures else []) + left
+    if failures or tally.left:
+        parts = (["still stored: " + "; ".join(failures)] if failures else []) + tally.left
+        hints = tally.hints
         raise LogoutIncomplete(
             "logout is incomplete; " + "; ".join(parts),
-            hints[0] if len(set(hints)) == 1 and len(failures) + len(left) == 1 else None,
+            hints[0] if len(set(hints)) == 1 and len(failures) + len(tally.left) == 1 else None,
         )
     return report
 
@@ -98,14 +108,87 @@ def _lock(ctx: AppContext, report: LogoutReport) -> None:
         report.removed.append("the unlock cache (the data key in the kernel keyring)")
 
 
-def _logout_one(
-    ctx: AppContext, profile: Profile, revoke: bool, report: LogoutReport, *, chained: bool = True
+class _Tally:
+    """What could not be logged out, and why: each reason said once, for its profiles."""
+
+    def __init__(self) -> None:
+        self.why: dict[tuple[str, str], list[str]] = {}  # (backend, reason) -> profiles
+        self.left: list[str] = []  # profiles whose secret is gone but whose entry is not
+        self.hints: list[str] = []
+
+    def failed(self, profile: Profile, exc: CcloginError) -> None:
+        if isinstance(exc, ProfileEntryLeft):
+            self.left.append(f"{profile.name}: {exc.message}")
+            self.hints.append(exc.hint)
+            return
+        where = exc.message.removeprefix(f"{profile.backend}: ")
+        self.why.setdefault((profile.backend, where), []).append(profile.name)
+        if isinstance(exc, HardLinkedCopy | StoreLocked):
+            self.hints.append(exc.hint)
+
+    def failures(self) -> list[str]:
+        return [f"{', '.join(names)} ({backend}: {where})"
+                for (backend, where), names in self.why.items()]
+
+
+@dataclass
+class _Wipe:
+    """One profile on its way out."""
+
+    profile: Profile
+    store: SecretStore | None  # None: a team profile, a link with nothing to wipe here
+    key: str = ""
+    cred: Credential | None = None
+    pending: _PendingRevoke | None = None
+
+
+def _logout_all_of(
+    ctx: AppContext,
+    targets: list[Profile],
+    revoke: bool,
+    report: LogoutReport,
+    tally: _Tally,
+    *,
+    everything: bool,
 ) -> None:
+    """The passes of the module docstring over `targets` (plus, for one team profile, its
+    Vault login when no other team profile reads through it)."""
+    from .team import is_team
+
+    wipes: list[_Wipe] = []
+    queue = list(targets)
+    while queue:
+        profile = queue.pop(0)
+        try:
+            wipes.append(_prepare(ctx, profile, revoke))
+        except CcloginError as exc:
+            tally.failed(profile, exc)
+            continue
+        if not everything and is_team(profile):
+            login = _chained_login(ctx, profile, report)
+            if login is not None:
+                queue.append(login)
+    try:
+        deadline = time.monotonic() + REVOKE_HEAD_START
+        for wipe in wipes:  # a prompt server is done before the wipe
+            if wipe.pending is not None:
+                wipe.pending.wait(max(0.0, deadline - time.monotonic()))
+        ready = [w for w in wipes if w.store is None or _copies_removed(ctx, w, report, tally)]
+        with metadata_lock(ctx.paths):
+            gone = _prove(_delete(ready, report, tally), tally)
+            _unlist(ctx, gone, report, tally, clear_active=everything)
+    finally:
+        for wipe in wipes:
+            if wipe.pending is not None:
+                _record_revoke(wipe.profile, wipe.cred, wipe.pending, report)
+
+
+def _prepare(ctx: AppContext, profile: Profile, revoke: bool) -> _Wipe:
+    """Read the secret, refuse a hard-linked plaintext copy, start the revocation."""
     from .team import is_team
 
     if is_team(profile):
-        _logout_team(ctx, profile, revoke, report, chained=chained)
-        return
+        return _Wipe(profile, None)
     store = ctx.store_for(profile)
     key = secret_key(profile.name)
     ctx.debug(f"logging out {profile.name!r} from {store.name}")
@@ -117,70 +200,122 @@ def _logout_one(
         pending = _start_revoke(ctx, profile, cred)
     elif revoke and profile.kind == "vault_token":
         pending = _start_vault_revoke(ctx, profile, cred)
-    if pending is not None:
-        pending.wait(REVOKE_HEAD_START)  # a prompt server is done before the wipe
-    try:
-        _wipe_one(ctx, profile, store, key, cred, report)
-    finally:
-        if pending is not None:
-            _record_revoke(profile, cred, pending, report)
+    return _Wipe(profile, store, key, cred, pending)
 
 
-def _wipe_one(
-    ctx: AppContext,
-    profile: Profile,
-    store: SecretStore,
-    key: str,
-    cred: Credential | None,
-    report: LogoutReport,
-) -> None:
-    if store.delete(key):
-        report.removed.append(f"secret of {profile.name!r} from {store.name}")
-    for path in known_copies(ctx, profile):
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-            report.removed.append(f"copy {path}")
-    if cred is not None:
-        _remove_plaintext_copies(ctx, profile, cred, report)
-    _prove_gone(store, key)
-    try:
-        with editing_metadata(ctx.paths) as meta:
-            meta.remove(profile.name)
-    except (CcloginError, OSError) as exc:
-        # The secret is gone (proven above): say what is left, not "still stored".
-        why = exc.message if isinstance(exc, CcloginError) else (exc.strerror or str(exc))
-        raise ProfileEntryLeft(
-            f"its secret is gone, but its entry in {ctx.paths.metadata_file} could not be "
-            f"removed ({why})"
-        ) from None
-    report.removed.append(f"profile {profile.name!r} from {ctx.paths.metadata_file}")
-    report.logged_out.append(profile.name)
-
-
-def _logout_team(
-    ctx: AppContext, profile: Profile, revoke: bool, report: LogoutReport, *, chained: bool
-) -> None:
-    """A team profile: the local link goes, the shared secret stays; the user's Vault
-    login goes too unless another team profile still reads through it."""
+def _chained_login(ctx: AppContext, profile: Profile, report: LogoutReport) -> Profile | None:
+    """A team profile's Vault login goes with it, unless another team profile still
+    reads through it (the shared secret itself always stays)."""
     from .team import LOGIN_KEY, users_of_login
 
-    with editing_metadata(ctx.paths) as meta:
-        meta.remove(profile.name)
-    report.removed.append(
-        f"link {profile.name!r} to the shared secret {profile.account or ''} (the secret stays)"
-    )
-    report.logged_out.append(profile.name)
     login_name = profile.extra.get(LOGIN_KEY)
-    if not chained or not login_name:
-        return
+    if not login_name:
+        return None
     login = read_metadata(ctx.paths).profiles.get(ProfileName(login_name))
     if login is None or login.kind != "vault_token":
-        return
+        return None
     others = users_of_login(ctx, login.name, profile.name)
     if others:
         report.removed.append(f"(Vault login {login.name!r} kept: {', '.join(others)} use it)")
+        return None
+    return login
+
+
+def _copies_removed(ctx: AppContext, wipe: _Wipe, report: LogoutReport, tally: _Tally) -> bool:
+    """Backups and plaintext copies of the secret go first, while it is still stored."""
+    for path in known_copies(ctx, wipe.profile):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            report.removed.append(f"copy {path}")
+    if wipe.cred is None:
+        return True
+    try:
+        _remove_plaintext_copies(ctx, wipe.profile, wipe.cred, report)
+    except CcloginError as exc:
+        tally.failed(wipe.profile, exc)
+        return False
+    return True
+
+
+def _by_store(wipes: list[_Wipe]) -> Iterator[tuple[SecretStore, list[_Wipe]]]:
+    groups: dict[int, tuple[SecretStore, list[_Wipe]]] = {}
+    for wipe in wipes:
+        if wipe.store is not None:
+            groups.setdefault(id(wipe.store), (wipe.store, []))[1].append(wipe)
+    yield from groups.values()
+
+
+def _delete(wipes: list[_Wipe], report: LogoutReport, tally: _Tally) -> list[_Wipe]:
+    """Delete the secrets, one batch per store; the wipes that went (team links pass)."""
+    from ..store.batch import delete_many
+
+    done = [w for w in wipes if w.store is None]
+    for store, group in _by_store(wipes):
+        answers = delete_many(store, [w.key for w in group])
+        for wipe in group:
+            answer = answers.get(wipe.key, False)
+            if isinstance(answer, CcloginError):
+                tally.failed(wipe.profile, answer)
+                continue
+            if answer:
+                report.removed.append(f"secret of {wipe.profile.name!r} from {store.name}")
+            done.append(wipe)
+    return done
+
+
+def _prove(wipes: list[_Wipe], tally: _Tally) -> list[_Wipe]:
+    """Read every store back, one pass each: those whose secret is proven gone."""
+    from ..store.batch import still_there
+
+    proven = [w for w in wipes if w.store is None]
+    for store, group in _by_store(wipes):
+        try:
+            left = still_there(store, [w.key for w in group])
+        except CcloginError as exc:
+            for wipe in group:
+                tally.failed(wipe.profile, exc)
+            continue
+        for wipe in group:
+            if wipe.key in left:
+                tally.failed(wipe.profile, LogoutIncomplete(
+                    f"{wipe.key} is still readable from {store.name} after deletion"))
+            else:
+                proven.append(wipe)
+    return proven
+
+
+def _unlist(
+    ctx: AppContext, gone: list[_Wipe], report: LogoutReport, tally: _Tally, *, clear_active: bool
+) -> None:
+    """Drop the entries of `gone` (and, for --all, the active pointer) in one write;
+    runs under the metadata lock."""
+    where = ctx.paths.metadata_file
+    try:
+        meta = read_metadata(ctx.paths)
+        changed = False
+        for wipe in gone:
+            changed = meta.remove(wipe.profile.name) is not None or changed
+        if clear_active and meta.active is not None:
+            meta.active = None
+            changed = True
+        if changed:
+            write_metadata(ctx.paths, meta)
+    except (CcloginError, OSError) as exc:
+        # The secrets are gone (proven above): say what is left, not "still stored".
+        why = exc.message if isinstance(exc, CcloginError) else (exc.strerror or str(exc))
+        for wipe in gone:
+            gone_secret = "its secret is gone, but " if wipe.store is not None else ""
+            tally.failed(wipe.profile, ProfileEntryLeft(
+                f"{gone_secret}its entry in {where} could not be removed ({why})"))
         return
-    _logout_one(ctx, login, revoke, report)
+    for wipe in gone:
+        profile = wipe.profile
+        if wipe.store is None:
+            report.removed.append(f"link {profile.name!r} to the shared secret "
+                                  f"{profile.account or ''} (the secret stays)")
+        else:
+            report.removed.append(f"profile {profile.name!r} from {where}")
+        report.logged_out.append(profile.name)
 
 
 def _stored(store: SecretStore, key: str) -> Credential | None:
@@ -342,15 +477,11 @@ def _refuse_hard_linked(ctx: AppContext, profile: Profile, cred: Credential) -> 
             raise HardLinkedCopy(refusal.message, refusal.hint)
 
 
-def _prove_gone(store: SecretStore, key: str) -> None:
-    if store.get(key) is not None or key in store.keys():
-        raise LogoutIncomplete(f"{key} is still readable from {store.name} after deletion")
-
-
 def _wipe_orphans(ctx: AppContext, report: LogoutReport, failures: list[str]) -> None:
     """`--all` leaves no cclogin entry at all, even ones the metadata lost track of: every
     backend that holds cclogin entries is walked (accounts/orphans.py), whatever the
-    metadata says, its orphans deleted, and a second walk must find none."""
+    metadata says, its orphans deleted, and a second walk must find none. (The active
+    pointer was cleared with the profiles' entries, in the one metadata write.)"""
     from .orphans import repair, walk
 
     walked = walk(ctx)
@@ -370,5 +501,3 @@ def _wipe_orphans(ctx: AppContext, report: LogoutReport, failures: list[str]) ->
         for s in left
         if (s.backend, s.key) not in done.failed_keys
     ]
-    with editing_metadata(ctx.paths) as meta:
-        meta.active = None

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..errors import CcloginError, StoreError, StoreLocked
+from ..errors import CcloginError, StoreError, StoreLocked, StoreTimeout
 from ..model import PROFILE_KEY_PREFIX
 from ..store.base import SecretStore
 from .context import AppContext
@@ -160,12 +160,32 @@ def _enumerate(ctx: AppContext, backend: str) -> set[str] | None:
     from ..store.secret_service_reader import NeedsFallbackError, SecretServiceReader
     from ..store.select import keychain_timeout
 
+    held = _listed_over_the_commands_connection(ctx, backend)
+    if held is not None:
+        return held
     try:
         with SecretServiceReader(keychain_timeout(ctx.environ), session=False) as reader:
             return set(reader.usernames())
     except NeedsFallbackError as exc:
         ctx.debug(f"{backend}: cannot enumerate items ({exc})")
         return None
+
+
+def _listed_over_the_commands_connection(ctx: AppContext, backend: str) -> set[str] | None:
+    """Within `logout --all`'s one connection (store/batch.py), the store lists its own
+    entries over it rather than the reader opening another; None outside such a command
+    or when that listing fails (the reader then answers as it always does), but a
+    keychain that is locked or timed out is reported as such (unreachable: `logout`
+    names the reason once), without a second connection."""
+    names = getattr(ctx.store_named(backend), "entry_names", None)
+    try:
+        listed = names() if callable(names) else None
+    except (StoreLocked, StoreTimeout):
+        raise  # a locked or hung keychain: another connection would say the same
+    except CcloginError as exc:
+        ctx.debug(f"{backend}: cannot list entries over the command's connection ({exc})")
+        return None
+    return None if listed is None else set(listed)
 
 
 def _walk_file(store: SecretStore, pinned: dict[str, str]) -> list[Stray]:

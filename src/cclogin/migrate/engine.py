@@ -74,9 +74,11 @@ class Report:
 
 
 def migrate(ctx: AppContext, opts: Options) -> Report:
+    from ..store.batch import one_connection
+
     report = Report(emit=opts.progress)
     lock = contextlib.nullcontext() if opts.dry_run else migrate_lock(ctx.paths)
-    with lock:
+    with lock, one_connection():  # every file's profiles over one keychain connection
         if not opts.dry_run:
             try:
                 for line in recover_all(ctx):
