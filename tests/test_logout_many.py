@@ -235,13 +235,13 @@ def test_a_hung_keychain_costs_one_timeout_not_one_per_profile(world: World) -> 
     make_profiles(world.env, "secret-service", 20)
     timeout = 1.0
     with _daemon(world).frozen():
-        start = time.monotonic()
         res = world.cclogin("logout", "--all",
                             extra={"CCLOGIN_KEYCHAIN_TIMEOUT": str(timeout)})
-        took = time.monotonic() - start
     assert res.rc == 4, res
-    assert "did not answer" in res.stderr, res
-    assert took < 8 * timeout, took  # today's per-profile waits: 20 s and more
+    # One call waited out the deadline; every later one was not even tried (before:
+    # one full wait per profile, 20 in all). Counted from what it says, not timed.
+    assert res.stderr.count("did not answer within") == 1, res
+    assert "not asked" in res.stderr, res
     assert len(_profiles(world)) == 20  # nothing was logged out: nothing claims otherwise
     again = world.cclogin("logout", "--all")
     assert again.rc == 0, again
