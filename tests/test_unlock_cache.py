@@ -117,10 +117,14 @@ def wait_until(condition, what: str, timeout: float = 15.0) -> None:  # type: ig
 
 
 def attempt(
-    key: ProcKey, *prefix: str, runner: World | None = None, python: str = sys.executable
+    key: ProcKey,
+    *prefix: str,
+    runner: World | None = None,
+    python: str = sys.executable,
+    script: Path = ATTEMPT,
 ) -> dict[str, str]:
     """Run keyring_attempt.py (as `prefix ...`, or through `runner.cclogin`)."""
-    args = [python, str(ATTEMPT), key.description, str(key.serial), str(session_id())]
+    args = [python, str(script), key.description, str(key.serial), str(session_id())]
     if runner is not None:
         out = runner.cclogin(*prefix, *args)
         assert out.rc == 0, out
@@ -332,11 +336,19 @@ def test_another_local_user_cannot_read_it(world: World) -> None:
     key = the_key(world)
     name = "ccunlock" + secrets.token_hex(3)
     subprocess.run(["useradd", "--no-create-home", "--shell", "/bin/sh", name], check=True)
+    # The checkout may sit where the other user cannot read (/root is 0700): a copy
+    # of the attempt script they can run.
+    shared = Path(tempfile.mkdtemp(prefix="cclogin-attempt-", dir="/tmp"))
+    shared.chmod(0o755)
+    script = shared / ATTEMPT.name
+    shutil.copyfile(ATTEMPT, script)
+    script.chmod(0o644)
     try:
-        results = attempt(key, "runuser", "-u", name, "--", python="/usr/bin/python3")
+        results = attempt(key, "runuser", "-u", name, "--", python="/usr/bin/python3", script=script)
         assert got_it(results) == [], results
     finally:
         subprocess.run(["userdel", name], check=False)
+        shutil.rmtree(shared, ignore_errors=True)
     assert the_key(world).serial == key.serial
 
 

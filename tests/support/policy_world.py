@@ -75,8 +75,9 @@ def user_cclogin() -> Iterator[Path]:
         subprocess.run([SYSTEM_PYTHON, "-m", "venv", "--without-pip", str(root)], check=True, timeout=120,
                        capture_output=True)
         site_dir = next((root / "lib").glob("python3*/site-packages"))
-        ours_site = next(p for p in map(Path, sys.path) if p.name == "site-packages" and (p / "cryptography").exists())
-        (site_dir / "cclogin-test-venv.pth").write_text(f"import site; site.addsitedir({str(ours_site)!r})\n")
+        # Copied, not pointed at: the checkout and its .venv may sit where the second
+        # user cannot read (a clone under /root, which is 0700).
+        _copy_runtime(site_dir)
         script = root / "bin" / "cclogin"
         body = ours.read_text().split("\n", 1)[1]
         script.write_text(f"#!{root}/bin/python\n{body}")
@@ -87,6 +88,43 @@ def user_cclogin() -> Iterator[Path]:
         yield script
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _copy_runtime(site_dir: Path) -> None:
+    """cclogin's source under test and its runtime dependencies (their installed files,
+    as pip recorded them), into `site_dir`."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    import cclogin
+
+    todo, seen = ["cclogin"], set()
+    while todo:
+        name = canonicalize_name(todo.pop())
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            dist = distribution(name)
+        except PackageNotFoundError:
+            continue  # a dependency of another platform
+        for line in dist.requires or []:
+            req = Requirement(line)
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                todo.append(req.name)
+        if name == "cclogin":
+            continue  # installed editable: its files point back into the checkout
+        for file in dist.files or []:
+            source = Path(str(dist.locate_file(file)))
+            if ".." in file.parts or not source.is_file():
+                continue
+            target = site_dir / file
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    shutil.copytree(Path(cclogin.__file__).parent, site_dir / "cclogin",
+                    ignore=shutil.ignore_patterns("__pycache__"))
 
 
 def _reachable_by_others(path: Path) -> bool:
