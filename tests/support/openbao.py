@@ -509,9 +509,17 @@ class BaoCluster:
     def seal(self, node: BaoNode) -> None:
         """`bao operator seal` on `node` (a standby too, in OpenBao 2.7); returns once it
         reports itself sealed. A sealed leader steps down: see wait_for_leader."""
-        self.bao("operator", "seal", node=node)
-        wait_for(f"{node.node_id} sealed", lambda: (h := node.health()) and h.get("sealed"),
-                 timeout=START_TIMEOUT, details=lambda: log_tail(node.log_file))
+        # Asked again until the node reports itself sealed: a node asked while the
+        # cluster elects a new leader (one was just sealed) answers 500 "internal error".
+        def sealed() -> bool | None:
+            health = node.health()
+            if health and health.get("sealed"):
+                return True
+            self.bao("operator", "seal", node=node, check=False)
+            return None
+
+        wait_for(f"{node.node_id} sealed", sealed, timeout=START_TIMEOUT,
+                 details=lambda: log_tail(node.log_file))
 
     def kill(self, node: BaoNode) -> None:
         """SIGKILL, no goodbye to the cluster; returns once the process is gone."""
