@@ -350,7 +350,12 @@ def test_running_shells_of_this_home_are_named(legacy_home: LegacyHome) -> None:
         ["bash", "-c", "sleep 120; true"], env={**env, "HOME": "/nonexistent"}
     )
     try:
-        time.sleep(0.2)  # let bash exec its `comm`; the assertion below does not depend on it
+        # Until both are bash (not yet the forked python): polled, not slept on.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(
+            Path(f"/proc/{p.pid}/comm").read_text().strip() != "bash" for p in (ours, theirs)
+        ):
+            time.sleep(0.01)
         fixed = legacy_home.run("scan", "--fix")
     finally:
         for proc in (ours, theirs):
